@@ -1,0 +1,66 @@
+//! Options shared by several subcommands.
+
+use emf_rbm::data::Dataset;
+use emf_rbm::{Error, Result};
+
+/// Parses `--binarize`: a threshold in [0, 1], `none`, or `stochastic`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Binarize {
+    /// `x >= t -> 1`.
+    Threshold(f64),
+    /// Bernoulli(x) once, with the run's seed.
+    Stochastic,
+    /// Keep grey levels.
+    None,
+}
+
+impl std::str::FromStr for Binarize {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "none" => Ok(Binarize::None),
+            "stochastic" => Ok(Binarize::Stochastic),
+            t => match t.parse::<f64>() {
+                Ok(x) if (0.0..=1.0).contains(&x) => Ok(Binarize::Threshold(x)),
+                _ => Err(format!(
+                    "expected a threshold in [0, 1], `none` or `stochastic`, got `{t}`"
+                )),
+            },
+        }
+    }
+}
+
+impl Binarize {
+    /// Applies the choice.
+    pub fn apply(&self, d: Dataset, seed: u64) -> Dataset {
+        match self {
+            Binarize::Threshold(t) => d.binarize(*t),
+            Binarize::Stochastic => d.binarize_stochastic(seed),
+            Binarize::None => d,
+        }
+    }
+}
+
+/// Loads `--data` and returns (train, held-out): a MNIST folder gives its own test set,
+/// anything else is split with `validation` as the held-out fraction.
+pub fn load_train_test(
+    spec: &str,
+    binarize: &Binarize,
+    validation: f64,
+    seed: u64,
+) -> Result<(Dataset, Dataset)> {
+    let (train, test) = Dataset::load_split(spec)?;
+    let train = binarize.apply(train, seed);
+    match test {
+        Some(t) => Ok((train, binarize.apply(t, seed.wrapping_add(1)))),
+        None => {
+            if !(validation > 0.0 && validation < 1.0) {
+                return Err(Error::param(
+                    "validation",
+                    format!("must be in (0, 1) for a data set without a test part, got {validation}"),
+                ));
+            }
+            train.split(validation, seed)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Command-line interface: argument parsing and dispatch. Each subcommand lives in its own
+//! file and calls the library.
+
+use clap::{Parser, Subcommand};
+
+use emf_rbm::Result;
+
+pub mod common;
+pub mod demo;
+pub mod eval;
+pub mod npz;
+pub mod sample;
+pub mod train;
+
+/// Restricted Boltzmann Machines trained by extended mean field (TAP) or CD/PCD, and the
+/// renormalized visible Hamiltonian they learn.
+#[derive(Parser, Debug)]
+#[command(name = "emf-rbm", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The main job: compare training methods on the built-in digits (exact likelihoods, plots).
+    Demo(demo::DemoArgs),
+    /// Train an RBM on a data set and save it.
+    Train(train::TrainArgs),
+    /// Metrics of a saved model (on a data set when one is given).
+    Eval(eval::EvalArgs),
+    /// Export a model's W, a, b to an NPZ archive (for numpy).
+    Export(npz::ExportArgs),
+    /// Import W, a, b from an NPZ archive as a model file.
+    Import(npz::ImportArgs),
+    /// Draw Gibbs samples from a model into a PNG mosaic.
+    Sample(sample::SampleArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo(a) => demo::run(&a),
+        Command::Train(a) => train::run(&a),
+        Command::Eval(a) => eval::run(&a),
+        Command::Export(a) => npz::run_export(&a),
+        Command::Import(a) => npz::run_import(&a),
+        Command::Sample(a) => sample::run(&a),
+    }
+}

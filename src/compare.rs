@@ -1,0 +1,210 @@
+//! Side-by-side training of several negative phases on the same data, seed and budget, with
+//! the exact (or otherwise estimated) held-out log-likelihood as the referee. The `demo` and
+//! `compare` commands and the notebooks are thin layers over this module.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::plot::{LineChart, Mosaic};
+use crate::train::{Fitted, Method, ProgressBar, TrainConfig, Trainer};
+
+/// One method's run within a [`Comparison`].
+#[derive(Clone, Debug)]
+pub struct MethodRun<T: Float = f64> {
+    /// Method name (`cd1`, `pcd1`, `tap2`...).
+    pub name: String,
+    /// The trained model and its history.
+    pub fitted: Fitted<T>,
+    /// Wall time of the whole run, monitoring included (seconds).
+    pub wall_seconds: f64,
+}
+
+impl<T: Float> MethodRun<T> {
+    /// Held-out log-likelihood per sample after the last epoch, when it was measured.
+    pub fn final_log_likelihood(&self) -> Option<f64> {
+        self.fitted.history.last()?.log_likelihood_held_out
+    }
+    /// Training time (parameter updates only) in seconds.
+    pub fn train_seconds(&self) -> f64 {
+        self.fitted.history.last().map_or(0.0, |r| r.train_seconds)
+    }
+}
+
+/// Several methods trained under one configuration.
+#[derive(Clone, Debug)]
+pub struct Comparison<T: Float = f64> {
+    /// Name and shape of the training data.
+    pub data: String,
+    /// One run per method, in the order given.
+    pub runs: Vec<MethodRun<T>>,
+}
+
+/// Trains `base` once per method (only `method` changes; same seed, data and budget).
+pub fn compare<T: Float>(
+    base: &TrainConfig,
+    methods: &[Method],
+    train: &Dataset,
+    held_out: &Dataset,
+    progress: bool,
+) -> Result<Comparison<T>> {
+    if methods.is_empty() {
+        return Err(Error::param("methods", "give at least one method to compare"));
+    }
+    let mut runs = Vec::new();
+    for m in methods {
+        let mut cfg = base.clone();
+        cfg.method = m.clone();
+        cfg.validate()?;
+        let mut trainer = Trainer::<T>::new(cfg);
+        if progress {
+            trainer = trainer.with_observer(ProgressBar::new(m.name()));
+        }
+        let t0 = Instant::now();
+        let fitted = trainer.fit(train, Some(held_out))?;
+        runs.push(MethodRun {
+            name: m.name(),
+            fitted,
+            wall_seconds: t0.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(Comparison {
+        data: format!("{} ({} x {})", train.name(), train.n_samples(), train.n_features()),
+        runs,
+    })
+}
+
+impl<T: Float> Comparison<T> {
+    /// A plain-text table: method, held-out LL, training LL, train time, wall time.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "{:<10} {:>16} {:>16} {:>12} {:>10}\n",
+            "method", "held-out LL", "train LL", "train s", "wall s"
+        );
+        for r in &self.runs {
+            let last = r.fitted.history.last();
+            let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+            s.push_str(&format!(
+                "{:<10} {:>16} {:>16} {:>12.2} {:>10.2}\n",
+                r.name,
+                f(last.and_then(|l| l.log_likelihood_held_out)),
+                f(last.and_then(|l| l.log_likelihood_train)),
+                r.train_seconds(),
+                r.wall_seconds
+            ));
+        }
+        s
+    }
+
+    /// A chart of `metric` (see [`EpochRecord::metric`](crate::train::EpochRecord::metric))
+    /// against epoch, one line per method.
+    pub fn chart(&self, metric: &str, y_label: &str) -> LineChart {
+        let mut c = LineChart::new(&format!("{metric} on {}", self.data), "epoch", y_label);
+        for r in &self.runs {
+            c = c.series(&r.name, r.fitted.history.series(metric));
+        }
+        c
+    }
+
+    /// A chart of `metric` against cumulative training time (seconds).
+    pub fn chart_vs_time(&self, metric: &str, y_label: &str) -> LineChart {
+        let mut c = LineChart::new(&format!("{metric} vs time"), "training time (s)", y_label);
+        for r in &self.runs {
+            let pts = r
+                .fitted
+                .history
+                .epochs
+                .iter()
+                .filter_map(|e| Some((e.train_seconds, e.metric(metric)?)))
+                .collect();
+            c = c.series(&r.name, pts);
+        }
+        c
+    }
+
+    /// Writes `ll_vs_epoch.png`, `ll_vs_time.png`, one `filters_<method>.png` per method
+    /// (when the data has an image shape) and `history_<method>.json`/`.csv` into `dir`.
+    /// Returns the files written.
+    pub fn save(&self, dir: &Path, image_shape: Option<(usize, usize)>) -> Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut files = Vec::new();
+        let metric = if self
+            .runs
+            .iter()
+            .any(|r| r.fitted.history.series("log_likelihood_held_out").len() > 0)
+        {
+            "log_likelihood_held_out"
+        } else {
+            "pseudo_log_likelihood"
+        };
+        let p = dir.join("ll_vs_epoch.png");
+        self.chart(metric, "nats per sample").save(&p)?;
+        files.push(p);
+        let p = dir.join("ll_vs_time.png");
+        self.chart_vs_time(metric, "nats per sample").save(&p)?;
+        files.push(p);
+        for r in &self.runs {
+            if let Some(shape) = image_shape {
+                let p = dir.join(format!("filters_{}.png", r.name));
+                let mut m = Mosaic::filters(r.fitted.rbm.w.as_ref(), shape, 64)?;
+                m.title = format!("{}: filters", r.name);
+                m.save(&p)?;
+                files.push(p);
+            }
+            let p = dir.join(format!("history_{}.json", r.name));
+            let json = serde_json::to_vec_pretty(&r.fitted.history).map_err(|e| Error::Json {
+                path: p.clone(),
+                source: e,
+            })?;
+            crate::persist::write_atomic(&p, &json)?;
+            files.push(p);
+            let p = dir.join(format!("history_{}.csv", r.name));
+            crate::persist::write_atomic(&p, r.fitted.history.to_csv().as_bytes())?;
+            files.push(p);
+        }
+        Ok(files)
+    }
+}
+
+/// Settings of the built-in demo.
+#[derive(Clone, Debug)]
+pub struct DemoConfig {
+    /// Methods compared.
+    pub methods: Vec<Method>,
+    /// Hidden units (small enough for exact likelihoods).
+    pub n_hidden: usize,
+    /// Epochs per method.
+    pub epochs: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            methods: vec![Method::Cd { k: 1 }, Method::Pcd { k: 1, chains: None }],
+            n_hidden: 16,
+            epochs: 30,
+            seed: 1,
+        }
+    }
+}
+
+/// The main job: on the built-in digits (binarised at 0.5, 20 % held out), trains each method
+/// with the same budget, and returns the comparison (exact held-out log-likelihood per epoch).
+pub fn demo(cfg: &DemoConfig, progress: bool) -> Result<(Comparison<f64>, Dataset)> {
+    let data = Dataset::digits().binarize(0.5);
+    let (train, test) = data.split(0.2, cfg.seed)?;
+    let base = TrainConfig::builder()
+        .n_hidden(cfg.n_hidden)
+        .epochs(cfg.epochs)
+        .batch_size(20)
+        .learning_rate(0.05)
+        .momentum(0.5)
+        .seed(cfg.seed)
+        .build()?;
+    let cmp = compare::<f64>(&base, &cfg.methods, &train, &test, progress)?;
+    Ok((cmp, train))
+}

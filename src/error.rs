@@ -1,0 +1,111 @@
+//! The crate's one error type. Every user-facing failure is a variant that says what was
+//! expected and where (file, offset, line) it was not found.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in emf-rbm.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An operating-system I/O failure on a named file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file that could not be read or written.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A file whose content does not follow its format.
+    #[error("{path}: {what} (at {location})")]
+    Format {
+        /// The offending file (or a description such as `<built-in digits>`).
+        path: PathBuf,
+        /// Byte offset (`byte N`) or line (`line N, field M`) where the problem was found.
+        location: String,
+        /// What was expected and what was found.
+        what: String,
+    },
+    /// Two arrays whose shapes do not fit together.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// A hyper-parameter or argument outside its valid range.
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParameter {
+        /// The parameter's name, as in the builder or the CLI flag.
+        name: &'static str,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// A model or history file written by an incompatible version of emf-rbm.
+    #[error("{path}: unsupported model file version {found} (this build reads version {expected})")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: u32,
+        /// Version this build understands.
+        expected: u32,
+    },
+    /// NaN or infinity appeared during training.
+    #[error("non-finite value in {what} at epoch {epoch}, step {step} (try a smaller learning rate)")]
+    NonFinite {
+        /// Which quantity went bad (`weights`, `gradient`, ...).
+        what: String,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based minibatch index within the epoch.
+        step: usize,
+    },
+    /// A computation that is not feasible at this size (e.g. exact enumeration of 2^40 states).
+    #[error("infeasible: {0}")]
+    Infeasible(String),
+    /// JSON (de)serialisation failure on a named file.
+    #[error("{path}: invalid JSON: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error (with line and column).
+        source: serde_json::Error,
+    },
+    /// A plotting backend failure.
+    #[error("plot {path}: {message}")]
+    Plot {
+        /// Output file.
+        path: PathBuf,
+        /// Backend message.
+        message: String,
+    },
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn param(name: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Format`].
+    pub fn format(
+        path: impl Into<PathBuf>,
+        location: impl Into<String>,
+        what: impl Into<String>,
+    ) -> Self {
+        Error::Format {
+            path: path.into(),
+            location: location.into(),
+            what: what.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

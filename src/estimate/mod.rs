@@ -1,0 +1,10 @@
+//! How good is a model: exact ln Z and log-likelihood (the referee), and the cheap monitors
+//! (reconstruction error, pseudo-likelihood, free-energy gap).
+
+pub mod exact;
+pub mod metrics;
+
+pub use metrics::{
+    free_energy_gap, mean_free_energy, pseudo_log_likelihood, reconstruction_error,
+    FreeEnergyGap,
+};

@@ -1,0 +1,69 @@
+//! The floating-point types a model can be trained in: `f64` (default, exact work) and `f32`
+//! (a training-speed mode: GEMM runs about twice as fast). Sums that must be exact (log-sum-exp,
+//! enumeration, coupling sums) are always accumulated in `f64` whatever the model's type.
+
+use std::fmt::{Debug, Display};
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::linalg::kernels;
+
+/// A real scalar type usable for models and training (`f64` or `f32`).
+///
+/// Besides faer's `RealField` (so every product goes through faer's GEMM) it carries the few
+/// fused, vectorised elementwise kernels the hot loops need.
+pub trait Float:
+    faer::traits::RealField
+    + num_traits::Float
+    + Copy
+    + Send
+    + Sync
+    + Default
+    + Debug
+    + Display
+    + Serialize
+    + DeserializeOwned
+    + 'static
+{
+    /// `"f64"` or `"f32"`, as recorded in model files.
+    const NAME: &'static str;
+    /// Conversion from `f64` (rounding for `f32`).
+    fn of(x: f64) -> Self;
+    /// Conversion to `f64` (exact).
+    fn as_f64(self) -> f64;
+    /// In place: `x[i] <- sigmoid(x[i] + bias)`.
+    fn sigmoid_bias(x: &mut [Self], bias: Self);
+    /// `acc[i] += softplus(x[i] + bias)`, accumulated in `f64`.
+    fn softplus_bias_acc(x: &[Self], bias: Self, acc: &mut [f64]);
+    /// In place: `x[i] <- 1 if u[i] < x[i] else 0` (Bernoulli sampling from probabilities).
+    fn bernoulli(x: &mut [Self], u: &[Self]);
+}
+
+macro_rules! impl_float {
+    ($t:ty, $name:literal) => {
+        impl Float for $t {
+            const NAME: &'static str = $name;
+            #[inline(always)]
+            fn of(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn as_f64(self) -> f64 {
+                self as f64
+            }
+            fn sigmoid_bias(x: &mut [Self], bias: Self) {
+                kernels::sigmoid_bias(x, bias)
+            }
+            fn softplus_bias_acc(x: &[Self], bias: Self, acc: &mut [f64]) {
+                kernels::softplus_bias_acc(x, bias, acc)
+            }
+            fn bernoulli(x: &mut [Self], u: &[Self]) {
+                for (p, &r) in x.iter_mut().zip(u) {
+                    *p = if r < *p { 1.0 } else { 0.0 };
+                }
+            }
+        }
+    };
+}
+impl_float!(f64, "f64");
+impl_float!(f32, "f32");

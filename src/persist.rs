@@ -1,0 +1,239 @@
+//! Saving and loading models: versioned JSON written atomically (temporary file + rename), and
+//! NPZ export/import of `W` (`n_visible x n_hidden`), `a`, `b` for numpy users.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use npyz::WriterBuilder;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::rbm::{Rbm, RbmParams};
+use crate::train::History;
+
+/// The `format` tag of model files.
+pub const MODEL_FORMAT: &str = "emf-rbm-model";
+/// The model file version this build writes and reads.
+pub const MODEL_VERSION: u32 = 1;
+
+/// The content of a model file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// Always [`MODEL_FORMAT`].
+    pub format: String,
+    /// [`MODEL_VERSION`] of the writer.
+    pub version: u32,
+    /// Float type the model was trained in (`f64`/`f32`); values are stored as f64.
+    pub float: String,
+    /// The parameters.
+    pub rbm: RbmParams,
+    /// The training history (with its configuration), if the model was trained here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
+    /// Free-form provenance (e.g. `imported from weights.npz`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl ModelFile {
+    /// A model file for `rbm` with an optional history.
+    pub fn new<T: Float>(rbm: &Rbm<T>, history: Option<&History>) -> Self {
+        ModelFile {
+            format: MODEL_FORMAT.into(),
+            version: MODEL_VERSION,
+            float: T::NAME.into(),
+            rbm: RbmParams::from(rbm),
+            history: history.cloned(),
+            source: None,
+        }
+    }
+
+    /// The model in the float type `T`.
+    pub fn rbm<T: Float>(&self) -> Result<Rbm<T>> {
+        self.rbm.to_rbm()
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, then
+/// renamed over `path`. A reader never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::param("path", format!("`{}` is not a file path", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(())
+}
+
+/// Saves a model (and its history) as versioned JSON, atomically.
+pub fn save_rbm<T: Float>(path: &Path, rbm: &Rbm<T>, history: Option<&History>) -> Result<()> {
+    save_model_file(path, &ModelFile::new(rbm, history))
+}
+
+/// Saves a [`ModelFile`] atomically.
+pub fn save_model_file(path: &Path, file: &ModelFile) -> Result<()> {
+    let json = serde_json::to_vec_pretty(file).map_err(|e| Error::Json {
+        path: path.into(),
+        source: e,
+    })?;
+    write_atomic(path, &json)
+}
+
+/// Reads a model file, checking its format tag, version and shapes.
+pub fn load_model_file(path: &Path) -> Result<ModelFile> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
+        path: path.into(),
+        source: e,
+    })?;
+    match value.get("format").and_then(|f| f.as_str()) {
+        Some(MODEL_FORMAT) => {}
+        other => {
+            return Err(Error::format(
+                path,
+                "field `format`",
+                format!(
+                    "expected an emf-rbm model file (format \"{MODEL_FORMAT}\"), found {}",
+                    other.map_or("no format tag".to_string(), |s| format!("\"{s}\""))
+                ),
+            ))
+        }
+    }
+    let version = value.get("version").and_then(|v| v.as_u64()).ok_or_else(|| {
+        Error::format(path, "field `version`", "expected an unsigned integer version")
+    })?;
+    if version != MODEL_VERSION as u64 {
+        return Err(Error::Version {
+            path: path.into(),
+            found: version.min(u32::MAX as u64) as u32,
+            expected: MODEL_VERSION,
+        });
+    }
+    let file: ModelFile = serde_json::from_value(value).map_err(|e| Error::Json {
+        path: path.into(),
+        source: e,
+    })?;
+    file.rbm
+        .to_rbm::<f64>()
+        .map_err(|e| Error::format(path, "field `rbm`", e.to_string()))?;
+    Ok(file)
+}
+
+/// Loads the model of a model file as `Rbm<f64>`.
+pub fn load_rbm(path: &Path) -> Result<Rbm<f64>> {
+    load_model_file(path)?.rbm()
+}
+
+/// Exports `W` (`n_visible x n_hidden`, C order), `a` and `b` as an NPZ archive (f64).
+pub fn export_npz<T: Float>(path: &Path, rbm: &Rbm<T>) -> Result<()> {
+    let p = RbmParams::from(rbm);
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut npz = npyz::npz::NpzWriter::new(&mut buf);
+        let io = |e: std::io::Error| Error::io(path, e);
+        let mut put = |name: &str, shape: &[u64], data: &[f64]| -> Result<()> {
+            let mut w = npz
+                .array::<f64>(name, Default::default())
+                .map_err(io)?
+                .default_dtype()
+                .shape(shape)
+                .begin_nd()
+                .map_err(io)?;
+            w.extend(data.iter().copied()).map_err(io)?;
+            w.finish().map_err(io)
+        };
+        put("W", &[p.n_visible as u64, p.n_hidden as u64], &p.w)?;
+        put("a", &[p.n_visible as u64], &p.a)?;
+        put("b", &[p.n_hidden as u64], &p.b)?;
+    }
+    write_atomic(path, &buf.into_inner())
+}
+
+/// Imports a model from an NPZ archive holding `W` (`n_visible x n_hidden`), `a` and `b`
+/// (float32 or float64; C or Fortran order).
+pub fn import_npz(path: &Path) -> Result<Rbm<f64>> {
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut npz = npyz::npz::NpzArchive::new(std::io::BufReader::new(file))
+        .map_err(|e| Error::format(path, "byte 0", format!("not an NPZ (zip) archive: {e}")))?;
+    let mut read = |name: &str| -> Result<(Vec<u64>, Vec<f64>, bool)> {
+        let arr = npz
+            .by_name(name)
+            .map_err(|e| Error::format(path, format!("array `{name}`"), e.to_string()))?
+            .ok_or_else(|| {
+                Error::format(path, format!("array `{name}`"), "missing (expected W, a and b)")
+            })?;
+        let shape = arr.shape().to_vec();
+        let fortran = arr.order() == npyz::Order::Fortran;
+        let dtype = arr.dtype();
+        let bad = |e: std::io::Error| Error::format(path, format!("array `{name}`"), e.to_string());
+        let data: Vec<f64> = match &dtype {
+            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
+                arr.into_vec::<f64>().map_err(bad)?
+            }
+            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
+                arr.into_vec::<f32>().map_err(bad)?.into_iter().map(f64::from).collect()
+            }
+            other => {
+                return Err(Error::format(
+                    path,
+                    format!("array `{name}`"),
+                    format!("expected float32 or float64, found dtype {}", other.descr()),
+                ))
+            }
+        };
+        Ok((shape, data, fortran))
+    };
+    let (ws, w, fortran) = read("W")?;
+    let (as_, a, _) = read("a")?;
+    let (bs, b, _) = read("b")?;
+    if ws.len() != 2 {
+        return Err(Error::format(path, "array `W`", format!("expected 2 dimensions, found shape {ws:?}")));
+    }
+    let (nv, nh) = (ws[0] as usize, ws[1] as usize);
+    if as_ != [nv as u64] || bs != [nh as u64] {
+        return Err(Error::format(
+            path,
+            "arrays `a`, `b`",
+            format!("W is {nv} x {nh}, so expected a of shape [{nv}] and b of shape [{nh}]; found {as_:?} and {bs:?}"),
+        ));
+    }
+    let w = if fortran {
+        let mut c = vec![0.0; nv * nh];
+        for i in 0..nv {
+            for j in 0..nh {
+                c[i * nh + j] = w[j * nv + i];
+            }
+        }
+        c
+    } else {
+        w
+    };
+    RbmParams {
+        n_visible: nv,
+        n_hidden: nh,
+        w,
+        a,
+        b,
+    }
+    .to_rbm()
+    .map_err(|e| Error::format(path, "arrays", e.to_string()))
+}

@@ -1,0 +1,377 @@
+//! Figures with plotters: line charts (metrics against epoch or time), image mosaics (learned
+//! filters, samples). Each figure saves as PNG or SVG (chosen by the file extension) and
+//! displays inline in evcxr notebooks through [`Figure`].
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// Registers the bundled DejaVu Sans font (Bitstream Vera licence, see `assets/`) for the
+/// bitmap backend. Called by every PNG-producing function; idempotent.
+pub fn ensure_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+        for family in ["sans-serif", "serif", "monospace"] {
+            let _ = plotters::style::register_font(family, FontStyle::Normal, bytes);
+            let _ = plotters::style::register_font(family, FontStyle::Bold, bytes);
+        }
+    });
+}
+
+/// An SVG figure that evcxr notebooks display inline (it implements `evcxr_display`).
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// The SVG document.
+    pub svg: String,
+}
+
+impl Figure {
+    /// Called by evcxr to show the figure in a notebook cell.
+    pub fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT", self.svg);
+    }
+}
+
+fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Plot {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// One named line of a [`LineChart`].
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// `(x, y)` points, in order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart: several series against a common x axis.
+///
+/// ```
+/// use emf_rbm::plot::{LineChart, Series};
+/// let chart = LineChart::new("LL", "epoch", "nats")
+///     .series("cd1", vec![(1.0, -30.0), (2.0, -25.0)]);
+/// assert!(chart.to_svg().unwrap().svg.contains("<svg"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct LineChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the x axis.
+    pub x_label: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Pixel size.
+    pub size: (u32, u32),
+}
+
+impl LineChart {
+    /// An empty chart.
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        LineChart {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: Vec::new(),
+            size: (800, 500),
+        }
+    }
+
+    /// Adds a series (non-finite points are dropped).
+    pub fn series(mut self, name: &str, points: Vec<(f64, f64)>) -> Self {
+        let points = points
+            .into_iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        self.series.push(Series {
+            name: name.into(),
+            points,
+        });
+        self
+    }
+
+    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
+        let pts = self.series.iter().flat_map(|s| s.points.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in pts {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+        if x0 > x1 {
+            return ((0.0, 1.0), (0.0, 1.0));
+        }
+        let pad = |a: f64, b: f64| {
+            let d = if b > a { (b - a) * 0.05 } else { a.abs().max(1.0) * 0.05 };
+            (a - d, b + d)
+        };
+        let x = if x1 > x0 { (x0, x1) } else { pad(x0, x1) };
+        (x, pad(y0, y1))
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
+            path: "<figure>".into(),
+            message: e.to_string(),
+        };
+        root.fill(&WHITE).map_err(e)?;
+        let ((x0, x1), (y0, y1)) = self.ranges();
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(e)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .draw()
+            .map_err(e)?;
+        for (k, s) in self.series.iter().enumerate() {
+            let color = Palette99::pick(k).to_rgba();
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+                .map_err(e)?
+                .label(&s.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            chart
+                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(e)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(e)?;
+        Ok(())
+    }
+
+    /// Saves as PNG or SVG (by extension).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        save_dyn(path, self.size, |r| self.draw(r), |r| self.draw(r))
+    }
+
+    /// Renders to an inline SVG [`Figure`] (for notebooks).
+    pub fn to_svg(&self) -> Result<Figure> {
+        svg_string(self.size, |r| self.draw(r))
+    }
+}
+
+/// A grid of grey-scale or diverging-colour images (filters, samples).
+#[derive(Clone, Debug)]
+pub struct Mosaic {
+    /// Title.
+    pub title: String,
+    /// Tiles, each `rows * cols` values in row-major order.
+    pub tiles: Vec<Vec<f64>>,
+    /// Shape of one tile (rows, cols).
+    pub tile_shape: (usize, usize),
+    /// Tiles per row of the mosaic.
+    pub columns: usize,
+    /// `true`: blue (negative) - white - red (positive), each tile scaled by its max |value|;
+    /// `false`: grey scale from 0 (white) to 1 (black).
+    pub diverging: bool,
+    /// Pixels per tile pixel.
+    pub scale: u32,
+}
+
+impl Mosaic {
+    /// Learned filters: tile `j` is column `j` of `w` (`n_visible x n_hidden`), up to `max`.
+    pub fn filters<T: crate::Float>(
+        w: faer::MatRef<'_, T>,
+        tile_shape: (usize, usize),
+        max: usize,
+    ) -> Result<Self> {
+        if tile_shape.0 * tile_shape.1 != w.nrows() {
+            return Err(Error::Shape(format!(
+                "tile shape {}x{} does not hold {} visible units",
+                tile_shape.0,
+                tile_shape.1,
+                w.nrows()
+            )));
+        }
+        let n = w.ncols().min(max);
+        let tiles = (0..n)
+            .map(|j| (0..w.nrows()).map(|i| w[(i, j)].as_f64()).collect())
+            .collect();
+        Ok(Mosaic {
+            title: format!("filters (first {n} hidden units)"),
+            tiles,
+            tile_shape,
+            columns: (n as f64).sqrt().ceil().max(1.0) as usize,
+            diverging: true,
+            scale: scale_for(tile_shape),
+        })
+    }
+
+    /// Images with values in [0, 1] (rows of a batch).
+    pub fn images<T: crate::Float>(
+        v: faer::MatRef<'_, T>,
+        tile_shape: (usize, usize),
+        title: &str,
+    ) -> Result<Self> {
+        if tile_shape.0 * tile_shape.1 != v.ncols() {
+            return Err(Error::Shape(format!(
+                "tile shape {}x{} does not hold {} values",
+                tile_shape.0,
+                tile_shape.1,
+                v.ncols()
+            )));
+        }
+        let tiles: Vec<Vec<f64>> = (0..v.nrows())
+            .map(|r| (0..v.ncols()).map(|i| v[(r, i)].as_f64()).collect())
+            .collect();
+        Ok(Mosaic {
+            title: title.into(),
+            columns: (tiles.len() as f64).sqrt().ceil().max(1.0) as usize,
+            tiles,
+            tile_shape,
+            diverging: false,
+            scale: scale_for(tile_shape),
+        })
+    }
+
+    fn size(&self) -> (u32, u32) {
+        let (tr, tc) = self.tile_shape;
+        let cols = self.columns.max(1);
+        let rows = self.tiles.len().div_ceil(cols).max(1);
+        let w = (cols * (tc + 1) + 1) as u32 * self.scale;
+        let h = (rows * (tr + 1) + 1) as u32 * self.scale + 30;
+        (w.max(200), h)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
+            path: "<figure>".into(),
+            message: e.to_string(),
+        };
+        root.fill(&RGBColor(200, 200, 200)).map_err(e)?;
+        let root = root.titled(&self.title, ("sans-serif", 16)).map_err(e)?;
+        let (tr, tc) = self.tile_shape;
+        let s = self.scale as i32;
+        let cols = self.columns.max(1);
+        for (k, tile) in self.tiles.iter().enumerate() {
+            let (gr, gc) = (k / cols, k % cols);
+            let x0 = (gc * (tc + 1) + 1) as i32 * s;
+            let y0 = (gr * (tr + 1) + 1) as i32 * s;
+            let m = tile.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
+            for r in 0..tr {
+                for c in 0..tc {
+                    let v = tile[r * tc + c];
+                    let color = if self.diverging {
+                        let t = (v / m).clamp(-1.0, 1.0);
+                        if t >= 0.0 {
+                            let g = (255.0 * (1.0 - t)) as u8;
+                            RGBColor(255, g, g)
+                        } else {
+                            let g = (255.0 * (1.0 + t)) as u8;
+                            RGBColor(g, g, 255)
+                        }
+                    } else {
+                        let g = (255.0 * (1.0 - v.clamp(0.0, 1.0))) as u8;
+                        RGBColor(g, g, g)
+                    };
+                    let (x, y) = (x0 + c as i32 * s, y0 + r as i32 * s);
+                    root.draw(&Rectangle::new([(x, y), (x + s, y + s)], color.filled()))
+                        .map_err(e)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves as PNG or SVG (by extension).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        save_dyn(path, self.size(), |r| self.draw(r), |r| self.draw(r))
+    }
+
+    /// Renders to an inline SVG [`Figure`].
+    pub fn to_svg(&self) -> Result<Figure> {
+        svg_string(self.size(), |r| self.draw(r))
+    }
+}
+
+fn scale_for((r, c): (usize, usize)) -> u32 {
+    let m = r.max(c).max(1);
+    (96 / m).clamp(2, 12) as u32
+}
+
+/// Saves through either backend, chosen by the file extension.
+pub fn save_dyn(
+    path: &Path,
+    size: (u32, u32),
+    png: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+    svg: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+) -> Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+    }
+    let fix = |r: Result<()>| {
+        r.map_err(|e| match e {
+            Error::Plot { message, .. } => plot_err(path, message),
+            other => other,
+        })
+    };
+    match ext.as_str() {
+        "svg" => {
+            let root = SVGBackend::new(path, size).into_drawing_area();
+            fix(svg(&root))?;
+            root.present().map_err(|e| plot_err(path, e))
+        }
+        "png" => {
+            ensure_font();
+            let root = BitMapBackend::new(path, size).into_drawing_area();
+            fix(png(&root))?;
+            root.present().map_err(|e| plot_err(path, e))
+        }
+        other => Err(Error::param(
+            "path",
+            format!(
+                "`{}`: expected a .png or .svg file name, found extension `{other}`",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Renders into an in-memory SVG.
+pub fn svg_string(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
+) -> Result<Figure> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| plot_err(Path::new("<svg>"), e))?;
+    }
+    Ok(Figure { svg })
+}

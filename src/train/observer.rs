@@ -1,0 +1,145 @@
+//! Observers plug into the training loop (progress bar, logging, checkpoints, extra metrics),
+//! as in argmin: the loop calls them, they never drive it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::error::Result;
+use crate::float::Float;
+use crate::rbm::Rbm;
+use crate::train::history::{EpochRecord, History};
+
+/// Hooks called by [`Trainer`](crate::train::Trainer). All methods have empty defaults.
+pub trait Observer<T: Float> {
+    /// Before the first epoch: the number of epochs and of minibatches per epoch.
+    fn on_start(&mut self, _epochs: usize, _batches_per_epoch: usize) {}
+    /// After each parameter update.
+    fn on_step(&mut self, _epoch: usize, _step: usize) {}
+    /// After each epoch's metrics were measured; may add metrics to `record.extra`.
+    fn on_epoch(&mut self, _rbm: &Rbm<T>, _record: &mut EpochRecord) -> Result<()> {
+        Ok(())
+    }
+    /// After the last epoch, with the complete history.
+    fn on_end(&mut self, _rbm: &Rbm<T>, _history: &History) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An indicatif progress bar over all minibatches of the run (drawn on stderr).
+pub struct ProgressBar {
+    bar: Option<indicatif::ProgressBar>,
+    label: String,
+}
+
+impl ProgressBar {
+    /// A progress bar whose lines start with `label` (e.g. the method name).
+    pub fn new(label: impl Into<String>) -> Self {
+        ProgressBar {
+            bar: None,
+            label: label.into(),
+        }
+    }
+}
+
+impl<T: Float> Observer<T> for ProgressBar {
+    fn on_start(&mut self, epochs: usize, batches: usize) {
+        let bar = indicatif::ProgressBar::new((epochs * batches) as u64);
+        let style = indicatif::ProgressStyle::with_template(
+            "{prefix:>8} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(self.label.clone());
+        self.bar = Some(bar);
+    }
+    fn on_step(&mut self, _epoch: usize, _step: usize) {
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+    fn on_epoch(&mut self, _rbm: &Rbm<T>, r: &mut EpochRecord) -> Result<()> {
+        if let Some(b) = &self.bar {
+            let mut msg = format!("epoch {}", r.epoch);
+            if let Some(ll) = r.log_likelihood_held_out.or(r.log_likelihood_train) {
+                msg.push_str(&format!(" LL {ll:.3}"));
+            } else if let Some(e) = r.reconstruction_error {
+                msg.push_str(&format!(" recon {e:.4}"));
+            }
+            b.set_message(msg);
+        }
+        Ok(())
+    }
+    fn on_end(&mut self, _rbm: &Rbm<T>, _h: &History) -> Result<()> {
+        if let Some(b) = self.bar.take() {
+            b.finish();
+        }
+        Ok(())
+    }
+}
+
+/// Writes one line of metrics per epoch to a writer (stderr by default).
+pub struct Logger {
+    out: Box<dyn Write + Send>,
+}
+
+impl Logger {
+    /// Logs to standard error.
+    pub fn stderr() -> Self {
+        Logger {
+            out: Box::new(std::io::stderr()),
+        }
+    }
+    /// Logs to any writer.
+    pub fn to(out: Box<dyn Write + Send>) -> Self {
+        Logger { out }
+    }
+}
+
+impl<T: Float> Observer<T> for Logger {
+    fn on_epoch(&mut self, _rbm: &Rbm<T>, r: &mut EpochRecord) -> Result<()> {
+        let mut line = format!("epoch {:>4}  t={:.2}s  lr={:.4}", r.epoch, r.train_seconds, r.learning_rate);
+        let mut add = |name: &str, v: Option<f64>| {
+            if let Some(v) = v {
+                line.push_str(&format!("  {name}={v:.4}"));
+            }
+        };
+        add("recon", r.reconstruction_error);
+        add("pll", r.pseudo_log_likelihood);
+        add("gap", r.free_energy_gap());
+        add("ll_train", r.log_likelihood_train);
+        add("ll_held_out", r.log_likelihood_held_out);
+        add("sweeps", r.sweeps_mean);
+        add("residual", r.residual_max);
+        for (k, v) in &r.extra {
+            line.push_str(&format!("  {k}={v:.4}"));
+        }
+        // Logging failures must not kill a run.
+        let _ = writeln!(self.out, "{line}");
+        Ok(())
+    }
+}
+
+/// Saves the model (atomically) every `every` epochs to `path`.
+pub struct Checkpoint {
+    every: usize,
+    path: PathBuf,
+}
+
+impl Checkpoint {
+    /// Checkpoints every `every` epochs (at least 1) to `path`.
+    pub fn new(every: usize, path: impl Into<PathBuf>) -> Self {
+        Checkpoint {
+            every: every.max(1),
+            path: path.into(),
+        }
+    }
+}
+
+impl<T: Float> Observer<T> for Checkpoint {
+    fn on_epoch(&mut self, rbm: &Rbm<T>, r: &mut EpochRecord) -> Result<()> {
+        if r.epoch % self.every == 0 {
+            crate::persist::save_rbm(&self.path, rbm, None)?;
+        }
+        Ok(())
+    }
+}
