@@ -133,7 +133,7 @@ impl<T: Float> Comparison<T> {
         let metric = if self
             .runs
             .iter()
-            .any(|r| r.fitted.history.series("log_likelihood_held_out").len() > 0)
+            .any(|r| !r.fitted.history.series("log_likelihood_held_out").is_empty())
         {
             "log_likelihood_held_out"
         } else {

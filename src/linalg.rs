@@ -126,8 +126,8 @@ pub mod kernels {
     }
 
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_2e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
 
     /// Branch-free `e^x` for `x` clamped to `[-708, 709]`.
@@ -135,23 +135,23 @@ pub mod kernels {
     pub fn exp(x: f64) -> f64 {
         let x = if x < -708.0 { -708.0 } else { x };
         let x = if x > 709.0 { 709.0 } else { x };
-        let t = x * LOG2E + MAGIC;
+        let t = x.mul_add(LOG2E, MAGIC);
         let n = t - MAGIC;
-        let r = (x - n * LN2_HI) - n * LN2_LO;
+        let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x));
         // Taylor polynomial of e^r to degree 12, Horner form.
-        let mut p = 1.0 / 479_001_600.0;
-        p = p * r + 1.0 / 39_916_800.0;
-        p = p * r + 1.0 / 3_628_800.0;
-        p = p * r + 1.0 / 362_880.0;
-        p = p * r + 1.0 / 40_320.0;
-        p = p * r + 1.0 / 5_040.0;
-        p = p * r + 1.0 / 720.0;
-        p = p * r + 1.0 / 120.0;
-        p = p * r + 1.0 / 24.0;
-        p = p * r + 1.0 / 6.0;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
+        let mut p: f64 = 1.0 / 479_001_600.0;
+        p = p.mul_add(r, 1.0 / 39_916_800.0);
+        p = p.mul_add(r, 1.0 / 3_628_800.0);
+        p = p.mul_add(r, 1.0 / 362_880.0);
+        p = p.mul_add(r, 1.0 / 40_320.0);
+        p = p.mul_add(r, 1.0 / 5_040.0);
+        p = p.mul_add(r, 1.0 / 720.0);
+        p = p.mul_add(r, 1.0 / 120.0);
+        p = p.mul_add(r, 1.0 / 24.0);
+        p = p.mul_add(r, 1.0 / 6.0);
+        p = p.mul_add(r, 0.5);
+        p = p.mul_add(r, 1.0);
+        p = p.mul_add(r, 1.0);
         // 2^n from the low bits of t (= MAGIC + n).
         let bits = (t.to_bits().wrapping_add(1023)) << 52;
         p * f64::from_bits(bits)
@@ -166,17 +166,17 @@ pub mod kernels {
         let s = if big { (y - 1.0) / (y + 3.0) } else { y / (2.0 + y) };
         let off = if big { std::f64::consts::LN_2 } else { 0.0 };
         let s2 = s * s;
-        let mut p = 1.0 / 21.0;
-        p = p * s2 + 1.0 / 19.0;
-        p = p * s2 + 1.0 / 17.0;
-        p = p * s2 + 1.0 / 15.0;
-        p = p * s2 + 1.0 / 13.0;
-        p = p * s2 + 1.0 / 11.0;
-        p = p * s2 + 1.0 / 9.0;
-        p = p * s2 + 1.0 / 7.0;
-        p = p * s2 + 1.0 / 5.0;
-        p = p * s2 + 1.0 / 3.0;
-        p = p * s2 + 1.0;
+        let mut p: f64 = 1.0 / 21.0;
+        p = p.mul_add(s2, 1.0 / 19.0);
+        p = p.mul_add(s2, 1.0 / 17.0);
+        p = p.mul_add(s2, 1.0 / 15.0);
+        p = p.mul_add(s2, 1.0 / 13.0);
+        p = p.mul_add(s2, 1.0 / 11.0);
+        p = p.mul_add(s2, 1.0 / 9.0);
+        p = p.mul_add(s2, 1.0 / 7.0);
+        p = p.mul_add(s2, 1.0 / 5.0);
+        p = p.mul_add(s2, 1.0 / 3.0);
+        p = p.mul_add(s2, 1.0);
         off + 2.0 * s * p
     }
 
@@ -243,19 +243,19 @@ pub mod kernels {
     }
 
     dispatch! {
-        /// `sum_i softplus(x[i] + bias[i])`, summed in 8 interleaved partial sums (fixed order).
+        /// `sum_i softplus(x[i] + bias[i])`, summed in 32 interleaved partial sums (fixed order).
         pub fn softplus_sum<L>(x: &[L], bias: &[L]) -> f64 {
-            let mut part = [0.0f64; 8];
+            // 32 interleaved partial sums: four independent vector chains for the CPU to overlap.
+            let mut part = [0.0f64; 32];
             let n = x.len().min(bias.len());
-            let chunks = n / 8;
-            for c in 0..chunks {
-                for k in 0..8 {
-                    let i = c * 8 + k;
-                    part[k] += softplus(x[i].to64() + bias[i].to64());
+            let full = n / 32 * 32;
+            for (xc, bc) in x[..full].chunks_exact(32).zip(bias[..full].chunks_exact(32)) {
+                for ((p, xv), bv) in part.iter_mut().zip(xc).zip(bc) {
+                    *p += softplus(xv.to64() + bv.to64());
                 }
             }
             let mut tail = 0.0;
-            for i in chunks * 8..n {
+            for i in full..n {
                 tail += softplus(x[i].to64() + bias[i].to64());
             }
             part.iter().sum::<f64>() + tail

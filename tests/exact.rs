@@ -12,14 +12,14 @@ fn bits(x: usize, n: usize) -> Vec<f64> {
 
 fn energy(rbm: &Rbm<f64>, v: &[f64], h: &[f64]) -> f64 {
     let mut e = 0.0;
-    for i in 0..v.len() {
-        e -= rbm.a[i] * v[i];
-        for j in 0..h.len() {
-            e -= v[i] * rbm.w[(i, j)] * h[j];
+    for (i, &vi) in v.iter().enumerate() {
+        e -= rbm.a[i] * vi;
+        for (j, &hj) in h.iter().enumerate() {
+            e -= vi * rbm.w[(i, j)] * hj;
         }
     }
-    for j in 0..h.len() {
-        e -= rbm.b[j] * h[j];
+    for (bj, &hj) in rbm.b.iter().zip(h) {
+        e -= bj * hj;
     }
     e
 }

@@ -130,6 +130,13 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     }
     let Fitted { rbm, history } = trainer.fit(&train, Some(&held_out))?;
     persist::save_rbm(&a.out, &rbm, Some(&history))?;
+    eprintln!(
+        "trained {} epochs in {:.2} s ({:.2} s per epoch, {})",
+        history.epochs_trained,
+        history.train_seconds,
+        history.train_seconds / history.epochs_trained.max(1) as f64,
+        T::NAME
+    );
     if let Some(last) = history.last() {
         let f = |x: Option<f64>| x.map_or("-".into(), |v: f64| format!("{v:.4}"));
         eprintln!(

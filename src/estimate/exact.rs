@@ -118,10 +118,10 @@ pub fn log_partition_by<T: Float>(rbm: &Rbm<T>, side: Enumerate) -> Result<f64> 
             let g = start ^ (start >> 1);
             let mut field = m.a.clone();
             let mut bh = 0.0;
-            for j in 0..n {
+            for (j, wc) in wcol.iter().enumerate() {
                 if g >> j & 1 == 1 {
                     bh += m.b[j];
-                    for (f, w) in field.iter_mut().zip(&wcol[j]) {
+                    for (f, w) in field.iter_mut().zip(wc) {
                         *f += w;
                     }
                 }

@@ -342,6 +342,7 @@ pub fn save_dyn(
     };
     match ext.as_str() {
         "svg" => {
+            ensure_font();
             let root = SVGBackend::new(path, size).into_drawing_area();
             fix(svg(&root))?;
             root.present().map_err(|e| plot_err(path, e))
@@ -367,6 +368,7 @@ pub fn svg_string(
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<()>,
 ) -> Result<Figure> {
+    ensure_font();
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();

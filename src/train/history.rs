@@ -78,6 +78,12 @@ pub struct History {
     pub data: String,
     /// One record per monitored epoch.
     pub epochs: Vec<EpochRecord>,
+    /// Total wall time of the parameter updates (seconds), monitored or not.
+    #[serde(default)]
+    pub train_seconds: f64,
+    /// Number of epochs trained.
+    #[serde(default)]
+    pub epochs_trained: usize,
 }
 
 impl History {

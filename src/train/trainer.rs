@@ -138,6 +138,8 @@ impl<T: Float> Trainer<T> {
             float: T::NAME.to_string(),
             data: format!("{} ({} x {})", train.name(), n, nv),
             epochs: Vec::new(),
+            train_seconds: 0.0,
+            epochs_trained: 0,
         };
         for o in &mut self.observers {
             o.on_start(cfg.epochs, n_batches);
@@ -190,6 +192,8 @@ impl<T: Float> Trainer<T> {
                 }
             }
             train_seconds += t0.elapsed().as_secs_f64();
+            history.train_seconds = train_seconds;
+            history.epochs_trained = epoch + 1;
             let last = epoch + 1 == cfg.epochs;
             if cfg.monitor.every > 0 && ((epoch + 1) % cfg.monitor.every == 0 || last) {
                 let t1 = Instant::now();
