@@ -63,7 +63,9 @@ impl<T: Float> Rbm<T> {
             )));
         }
         if w.nrows() == 0 || w.ncols() == 0 {
-            return Err(Error::Shape("an RBM needs at least one unit per layer".into()));
+            return Err(Error::Shape(
+                "an RBM needs at least one unit per layer".into(),
+            ));
         }
         let rbm = Rbm { w, a, b };
         if !rbm.is_finite() {
@@ -76,7 +78,10 @@ impl<T: Float> Rbm<T> {
     pub fn random(n_visible: usize, n_hidden: usize, sigma: f64, rng: &mut Rng) -> Result<Self> {
         let mut rbm = Self::zeros(n_visible, n_hidden)?;
         if !(sigma >= 0.0 && sigma.is_finite()) {
-            return Err(Error::param("sigma", format!("must be finite and >= 0, got {sigma}")));
+            return Err(Error::param(
+                "sigma",
+                format!("must be finite and >= 0, got {sigma}"),
+            ));
         }
         let normal = Normal::new(0.0, sigma).map_err(|e| Error::param("sigma", e.to_string()))?;
         for j in 0..n_hidden {
@@ -98,7 +103,10 @@ impl<T: Float> Rbm<T> {
         rng: &mut Rng,
     ) -> Result<Self> {
         if !(clip > 0.0 && clip < 0.5) {
-            return Err(Error::param("clip", format!("must be in (0, 0.5), got {clip}")));
+            return Err(Error::param(
+                "clip",
+                format!("must be in (0, 0.5), got {clip}"),
+            ));
         }
         let mut rbm = Self::random(means.len(), n_hidden, sigma, rng)?;
         for (ai, &p) in rbm.a.iter_mut().zip(means) {
@@ -158,7 +166,13 @@ impl<T: Float> Rbm<T> {
 
     /// `out <- H W^T + a` (visible pre-activations).
     pub fn visible_field_into(&self, h: MatRef<'_, T>, mut out: MatMut<'_, T>) {
-        matmul(out.rb_mut(), Accum::Replace, h, self.w.transpose(), T::of(1.0));
+        matmul(
+            out.rb_mut(),
+            Accum::Replace,
+            h,
+            self.w.transpose(),
+            T::of(1.0),
+        );
         add_col_bias(out, &self.a);
     }
 
@@ -170,7 +184,13 @@ impl<T: Float> Rbm<T> {
 
     /// `out <- P(v = 1 | h) = sigmoid(H W^T + a)`.
     pub fn visible_probs_into(&self, h: MatRef<'_, T>, mut out: MatMut<'_, T>) {
-        matmul(out.rb_mut(), Accum::Replace, h, self.w.transpose(), T::of(1.0));
+        matmul(
+            out.rb_mut(),
+            Accum::Replace,
+            h,
+            self.w.transpose(),
+            T::of(1.0),
+        );
         sigmoid_col_bias(out, &self.a);
     }
 
@@ -225,7 +245,11 @@ fn free_energy_side<T: Float>(
     bias_in: &[T],
     bias_out: &[T],
 ) -> Vec<f64> {
-    assert_eq!(x.ncols(), w.nrows(), "batch width must equal the layer size");
+    assert_eq!(
+        x.ncols(),
+        w.nrows(),
+        "batch width must equal the layer size"
+    );
     let mut field = Mat::<T>::zeros(x.nrows(), w.ncols());
     matmul(field.as_mut(), Accum::Replace, x, w, T::of(1.0));
     let mut acc = vec![0.0f64; x.nrows()];
@@ -347,6 +371,29 @@ impl<T: Float> GibbsSampler<T> {
         sample_into(self.pv.as_ref(), self.v.as_mut(), &mut self.u_v, rng);
     }
 
+    /// `k` full steps starting from given hidden probabilities `P(h | v0)` (as computed by a
+    /// positive phase): `h ~ ph`, `v ~ P(v | h)`, then `k - 1` further steps; afterwards
+    /// [`hidden_probs`](Self::hidden_probs) is refreshed for the final `v`. Equivalent to
+    /// [`set_visible`](Self::set_visible)`(v0)` + [`run`](Self::run) with one GEMM less.
+    pub fn run_from_hidden_probs(
+        &mut self,
+        rbm: &Rbm<T>,
+        ph: MatRef<'_, T>,
+        k: usize,
+        rng: &mut Rng,
+    ) {
+        self.ph.copy_from(ph);
+        if k > 0 {
+            sample_into(self.ph.as_ref(), self.h.as_mut(), &mut self.u_h, rng);
+            self.sample_visible(rbm, rng);
+            for _ in 1..k {
+                self.sample_hidden(rbm, rng);
+                self.sample_visible(rbm, rng);
+            }
+            rbm.hidden_probs_into(self.v.as_ref(), self.ph.as_mut());
+        }
+    }
+
     /// `k` full steps `v -> h -> v`; afterwards [`hidden_probs`](Self::hidden_probs) is
     /// refreshed for the final `v`.
     pub fn run(&mut self, rbm: &Rbm<T>, k: usize, rng: &mut Rng) {
@@ -366,7 +413,11 @@ fn sample_into<T: Float>(p: MatRef<'_, T>, mut out: MatMut<'_, T>, u: &mut [T], 
         let uj = &u[j * n..(j + 1) * n];
         let col = out.rb_mut().col_mut(j);
         for (r, x) in col.iter_mut().enumerate() {
-            *x = if uj[r] < p[(r, j)] { T::of(1.0) } else { T::of(0.0) };
+            *x = if uj[r] < p[(r, j)] {
+                T::of(1.0)
+            } else {
+                T::of(0.0)
+            };
         }
     }
 }

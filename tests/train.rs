@@ -46,13 +46,22 @@ fn cd_and_pcd_raise_held_out_likelihood() {
         assert!((check - last).abs() < 1e-9, "{check} vs {last}");
         eprintln!("{method}: baseline {base:.3}, epoch 1 {first:.3}, epoch 15 {last:.3}");
         // Independent pixels score about -25 nats here; a trained 16-unit RBM gains several.
-        assert!(last > base + 3.0, "{method}: {last} not above baseline {base}");
-        assert!(last > first, "{method}: {last} not above first epoch {first}");
+        assert!(
+            last > base + 3.0,
+            "{method}: {last} not above baseline {base}"
+        );
+        assert!(
+            last > first,
+            "{method}: {last} not above first epoch {first}"
+        );
     }
 }
 
 fn train_in_pool(threads: usize, method: Method) -> Rbm<f64> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     let (train, _) = digits();
     let cfg = TrainConfig::builder()
         .n_hidden(300)
@@ -72,7 +81,13 @@ fn train_in_pool(threads: usize, method: Method) -> Rbm<f64> {
 
 #[test]
 fn same_seed_gives_bit_identical_weights_at_1_and_2_threads() {
-    for method in [Method::Cd { k: 1 }, Method::Pcd { k: 2, chains: Some(50) }] {
+    for method in [
+        Method::Cd { k: 1 },
+        Method::Pcd {
+            k: 2,
+            chains: Some(50),
+        },
+    ] {
         let a = train_in_pool(1, method.clone());
         let b = train_in_pool(2, method.clone());
         assert!(a == b, "{method}: weights differ between 1 and 2 threads");
@@ -106,11 +121,20 @@ fn bad_configurations_are_refused() {
     assert!(TrainConfig::builder().n_hidden(0).build().is_err());
     assert!(TrainConfig::builder().batch_size(0).build().is_err());
     assert!(TrainConfig::builder().momentum(1.0).build().is_err());
-    assert!(TrainConfig::builder().learning_rate(f64::NAN).build().is_err());
+    assert!(TrainConfig::builder()
+        .learning_rate(f64::NAN)
+        .build()
+        .is_err());
     assert!(TrainConfig::builder().l2(-0.1).build().is_err());
-    assert!(TrainConfig::builder().method(Method::Cd { k: 0 }).build().is_err());
+    assert!(TrainConfig::builder()
+        .method(Method::Cd { k: 0 })
+        .build()
+        .is_err());
     assert!("cdx".parse::<Method>().is_err());
-    assert_eq!("pcd3".parse::<Method>().unwrap(), Method::Pcd { k: 3, chains: None });
+    assert_eq!(
+        "pcd3".parse::<Method>().unwrap(),
+        Method::Pcd { k: 3, chains: None }
+    );
     // Data of the wrong width is an error, not a panic.
     let (train, _) = digits();
     let cfg = config(Method::Cd { k: 1 }, 1);
@@ -124,12 +148,42 @@ fn bad_configurations_are_refused() {
 #[test]
 fn f32_training_runs_and_tracks_f64() {
     let (train, test) = digits();
-    let f64_run = Trainer::<f64>::new(config(Method::Cd { k: 1 }, 5)).fit(&train, Some(&test)).unwrap();
-    let f32_run = Trainer::<f32>::new(config(Method::Cd { k: 1 }, 5)).fit(&train, Some(&test)).unwrap();
-    let a = f64_run.history.last().unwrap().log_likelihood_held_out.unwrap();
-    let b = f32_run.history.last().unwrap().log_likelihood_held_out.unwrap();
+    let f64_run = Trainer::<f64>::new(config(Method::Cd { k: 1 }, 5))
+        .fit(&train, Some(&test))
+        .unwrap();
+    let f32_run = Trainer::<f32>::new(config(Method::Cd { k: 1 }, 5))
+        .fit(&train, Some(&test))
+        .unwrap();
+    let a = f64_run
+        .history
+        .last()
+        .unwrap()
+        .log_likelihood_held_out
+        .unwrap();
+    let b = f32_run
+        .history
+        .last()
+        .unwrap()
+        .log_likelihood_held_out
+        .unwrap();
     assert_eq!(f32_run.history.float, "f32");
     // Same seed and samples; rounding differences flip a few Bernoulli draws, so the runs
     // diverge slightly but land at similar likelihoods.
     assert!((a - b).abs() < 1.0, "f64 {a} vs f32 {b}");
+}
+
+#[test]
+fn gibbs_from_positive_phase_probs_equals_a_plain_run() {
+    use emf_rbm::{rng, GibbsSampler};
+    let rbm = Rbm::<f64>::random(30, 20, 0.4, &mut rng::rng(1)).unwrap();
+    let v0 = emf_rbm::faer::Mat::from_fn(8, 30, |r, i| ((r + 2 * i) % 3 == 0) as u8 as f64);
+    let ph = rbm.hidden_probs(v0.as_ref());
+    for k in [1, 3] {
+        let mut a = GibbsSampler::new(&rbm, 8);
+        a.set_visible(v0.as_ref());
+        a.run(&rbm, k, &mut rng::rng(5));
+        let mut b = GibbsSampler::new(&rbm, 8);
+        b.run_from_hidden_probs(&rbm, ph.as_ref(), k, &mut rng::rng(5));
+        assert!(a.visible() == b.visible() && a.hidden_probs() == b.hidden_probs(), "k = {k}");
+    }
 }

@@ -72,6 +72,25 @@ impl<T: Float> NegativePhase<T> for ContrastiveDivergence<T> {
         subtract_chain_statistics(chains, grad);
         Ok(PhaseReport::default())
     }
+
+    fn subtract_model_statistics_from(
+        &mut self,
+        rbm: &Rbm<T>,
+        batch: MatRef<'_, T>,
+        batch_hidden: MatRef<'_, T>,
+        grad: &mut Gradient<T>,
+        rng: &mut Rng,
+    ) -> Result<PhaseReport> {
+        let rows = batch.nrows();
+        if self.chains.as_ref().map(|c| c.n_chains()) != Some(rows) {
+            self.chains = Some(GibbsSampler::new(rbm, rows));
+        }
+        let chains = self.chains.as_mut().expect("chains allocated above");
+        // The chain's first half-step v -> h uses the positive phase's P(h | v).
+        chains.run_from_hidden_probs(rbm, batch_hidden, self.k, rng);
+        subtract_chain_statistics(chains, grad);
+        Ok(PhaseReport::default())
+    }
 }
 
 /// PCD-k: persistent Gibbs chains that carry over between parameter updates.
@@ -120,9 +139,8 @@ impl<T: Float> NegativePhase<T> for PersistentCd<T> {
         debug_assert_eq!((rbm.n_visible(), rbm.n_hidden()), (self.nv, self.nh));
         if self.chains.is_none() {
             let mut chains = GibbsSampler::new(rbm, self.n_chains);
-            let start = faer::Mat::from_fn(self.n_chains, self.nv, |r, i| {
-                batch[(r % batch.nrows(), i)]
-            });
+            let start =
+                faer::Mat::from_fn(self.n_chains, self.nv, |r, i| batch[(r % batch.nrows(), i)]);
             chains.set_visible_sampled(start.as_ref(), rng);
             self.chains = Some(chains);
         }

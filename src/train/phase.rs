@@ -62,4 +62,20 @@ pub trait NegativePhase<T: Float>: Send {
         grad: &mut Gradient<T>,
         rng: &mut Rng,
     ) -> Result<PhaseReport>;
+
+    /// Same as [`subtract_model_statistics`](Self::subtract_model_statistics), also given
+    /// the positive phase's `P(h | v)` of the minibatch (`batch_hidden`), which phases that
+    /// start at the data (CD, data-initialised TAP) reuse to save one GEMM. The trainer calls
+    /// this; the default ignores `batch_hidden`.
+    fn subtract_model_statistics_from(
+        &mut self,
+        rbm: &Rbm<T>,
+        batch: MatRef<'_, T>,
+        batch_hidden: MatRef<'_, T>,
+        grad: &mut Gradient<T>,
+        rng: &mut Rng,
+    ) -> Result<PhaseReport> {
+        let _ = batch_hidden;
+        self.subtract_model_statistics(rbm, batch, grad, rng)
+    }
 }

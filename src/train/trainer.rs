@@ -164,7 +164,7 @@ impl<T: Float> Trainer<T> {
                 col_means(p, &mut grad.b);
                 // Negative phase.
                 let rep: PhaseReport =
-                    phase.subtract_model_statistics(&rbm, v, &mut grad, &mut train_rng)?;
+                    phase.subtract_model_statistics_from(&rbm, v, p, &mut grad, &mut train_rng)?;
                 if let Some(s) = rep.sweeps {
                     sweeps.0 += s;
                     sweeps.1 += 1;
