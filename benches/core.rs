@@ -32,7 +32,9 @@ fn time_it(mut f: impl FnMut(), iters: usize) -> f64 {
 fn synthetic(n: usize, seed: u64) -> Dataset {
     let mut r = rng::rng(seed);
     use rand::Rng as _;
-    let data: Vec<f64> = (0..n * NV).map(|_| if r.random::<f64>() < 0.13 { 1.0 } else { 0.0 }).collect();
+    let data: Vec<f64> = (0..n * NV)
+        .map(|_| if r.random::<f64>() < 0.13 { 1.0 } else { 0.0 })
+        .collect();
     Dataset::new(data, NV, None).unwrap()
 }
 
@@ -44,14 +46,28 @@ fn cd1_update<T: Float>(c: &mut Criterion, name: &str) {
         .n_hidden(NH)
         .batch_size(B)
         .epochs(1)
-        .monitor(MonitorConfig { every: 0, ..MonitorConfig::default() })
+        .monitor(MonitorConfig {
+            every: 0,
+            ..MonitorConfig::default()
+        })
         .build()
         .unwrap();
     let gemm_flops = 2.0 * (B * NV * NH) as f64;
     let a = Mat::<T>::from_fn(B, NV, |i, j| T::of(((i * 7 + j) % 2) as f64));
     let w = Mat::<T>::from_fn(NV, NH, |i, j| T::of((((i + j) % 13) as f64 - 6.0) * 0.01));
     let mut out = Mat::<T>::zeros(B, NH);
-    let t_gemm = time_it(|| matmul(out.as_mut(), Accum::Replace, a.as_ref(), w.as_ref(), T::of(1.0)), 50);
+    let t_gemm = time_it(
+        || {
+            matmul(
+                out.as_mut(),
+                Accum::Replace,
+                a.as_ref(),
+                w.as_ref(),
+                T::of(1.0),
+            )
+        },
+        50,
+    );
     // A full epoch of 20 updates through the public trainer, per update.
     let t_epoch = time_it(
         || {
@@ -72,7 +88,15 @@ fn cd1_update<T: Float>(c: &mut Criterion, name: &str) {
     let mut g = c.benchmark_group(format!("cd1_update_{name}"));
     g.sample_size(10).measurement_time(Duration::from_secs(3));
     g.bench_function("gemm_100x784x500", |bch| {
-        bch.iter(|| matmul(out.as_mut(), Accum::Replace, a.as_ref(), w.as_ref(), T::of(1.0)))
+        bch.iter(|| {
+            matmul(
+                out.as_mut(),
+                Accum::Replace,
+                a.as_ref(),
+                w.as_ref(),
+                T::of(1.0),
+            )
+        })
     });
     let mut rbm = Rbm::<T>::random(NV, NH, 0.01, &mut rng::rng(2)).unwrap();
     let mut phase = emf_rbm::train::ContrastiveDivergence::<T>::new(1, NV, NH);
@@ -82,8 +106,16 @@ fn cd1_update<T: Float>(c: &mut Criterion, name: &str) {
     g.bench_function("cd1_gradient", |bch| {
         bch.iter(|| {
             rbm.hidden_probs_into(a.as_ref(), ph.as_mut());
-            matmul(grad.w.as_mut(), Accum::Replace, a.transpose(), ph.as_ref(), T::of(0.01));
-            phase.subtract_model_statistics(&rbm, a.as_ref(), &mut grad, &mut r).unwrap();
+            matmul(
+                grad.w.as_mut(),
+                Accum::Replace,
+                a.transpose(),
+                ph.as_ref(),
+                T::of(0.01),
+            );
+            phase
+                .subtract_model_statistics(&rbm, a.as_ref(), &mut grad, &mut r)
+                .unwrap();
         })
     });
     rbm.b[0] = T::of(0.0);
@@ -97,14 +129,20 @@ fn bench_cd(c: &mut Criterion) {
 
 fn bench_exact(c: &mut Criterion) {
     let rbm = Rbm::<f64>::random(NV, 20, 0.05, &mut rng::rng(4)).unwrap();
-    let t = time_it(|| {
-        exact::log_partition(&rbm).unwrap();
-    }, 3);
+    let t = time_it(
+        || {
+            exact::log_partition(&rbm).unwrap();
+        },
+        3,
+    );
     // Equivalent GEMM work: 2^20 states x 784 field updates ~ one GEMM of 2^20 x 20 x 784.
     let a = Mat::<f64>::from_fn(1 << 14, 20, |i, j| ((i >> (j % 14)) & 1) as f64);
     let w = Mat::<f64>::from_fn(20, NV, |i, j| ((i + j) % 5) as f64 * 0.01);
     let mut out = Mat::<f64>::zeros(1 << 14, NV);
-    let tg = time_it(|| matmul(out.as_mut(), Accum::Replace, a.as_ref(), w.as_ref(), 1.0), 5) * 64.0;
+    let tg = time_it(
+        || matmul(out.as_mut(), Accum::Replace, a.as_ref(), w.as_ref(), 1.0),
+        5,
+    ) * 64.0;
     println!(
         "[exact] ln Z, nh = 20, nv = 784: {:.3} s ({:.1} ns per softplus term); \
          a GEMM producing the same 2^20 x 784 fields: {:.3} s",
@@ -114,7 +152,9 @@ fn bench_exact(c: &mut Criterion) {
     );
     let mut g = c.benchmark_group("exact_ln_z");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
-    g.bench_function("nh20_nv784", |b| b.iter(|| exact::log_partition(&rbm).unwrap()));
+    g.bench_function("nh20_nv784", |b| {
+        b.iter(|| exact::log_partition(&rbm).unwrap())
+    });
     g.finish();
 }
 

@@ -51,7 +51,10 @@ pub fn compare<T: Float>(
     progress: bool,
 ) -> Result<Comparison<T>> {
     if methods.is_empty() {
-        return Err(Error::param("methods", "give at least one method to compare"));
+        return Err(Error::param(
+            "methods",
+            "give at least one method to compare",
+        ));
     }
     let mut runs = Vec::new();
     for m in methods {
@@ -71,7 +74,12 @@ pub fn compare<T: Float>(
         });
     }
     Ok(Comparison {
-        data: format!("{} ({} x {})", train.name(), train.n_samples(), train.n_features()),
+        data: format!(
+            "{} ({} x {})",
+            train.name(),
+            train.n_samples(),
+            train.n_features()
+        ),
         runs,
     })
 }
@@ -130,11 +138,12 @@ impl<T: Float> Comparison<T> {
     pub fn save(&self, dir: &Path, image_shape: Option<(usize, usize)>) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut files = Vec::new();
-        let metric = if self
-            .runs
-            .iter()
-            .any(|r| !r.fitted.history.series("log_likelihood_held_out").is_empty())
-        {
+        let metric = if self.runs.iter().any(|r| {
+            !r.fitted
+                .history
+                .series("log_likelihood_held_out")
+                .is_empty()
+        }) {
             "log_likelihood_held_out"
         } else {
             "pseudo_log_likelihood"

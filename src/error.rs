@@ -36,7 +36,9 @@ pub enum Error {
         reason: String,
     },
     /// A model or history file written by an incompatible version of emf-rbm.
-    #[error("{path}: unsupported model file version {found} (this build reads version {expected})")]
+    #[error(
+        "{path}: unsupported model file version {found} (this build reads version {expected})"
+    )]
     Version {
         /// The file.
         path: PathBuf,
@@ -46,7 +48,9 @@ pub enum Error {
         expected: u32,
     },
     /// NaN or infinity appeared during training.
-    #[error("non-finite value in {what} at epoch {epoch}, step {step} (try a smaller learning rate)")]
+    #[error(
+        "non-finite value in {what} at epoch {epoch}, step {step} (try a smaller learning rate)"
+    )]
     NonFinite {
         /// Which quantity went bad (`weights`, `gradient`, ...).
         what: String,

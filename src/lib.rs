@@ -49,3 +49,6 @@ pub use error::{Error, Result};
 pub use faer;
 pub use float::Float;
 pub use rbm::{GibbsSampler, Rbm, RbmParams};
+pub mod hamiltonian;
+pub mod ising;
+pub use hamiltonian::EffectiveHamiltonian;

@@ -163,7 +163,11 @@ pub mod kernels {
         // For y > sqrt2 - 1 use ln(1+y) = ln 2 + ln((1+y)/2); then
         // ln(z) = 2 atanh(s) with s = (z-1)/(z+1), |s| < 0.1716.
         let big = y > std::f64::consts::SQRT_2 - 1.0;
-        let s = if big { (y - 1.0) / (y + 3.0) } else { y / (2.0 + y) };
+        let s = if big {
+            (y - 1.0) / (y + 3.0)
+        } else {
+            y / (2.0 + y)
+        };
         let off = if big { std::f64::consts::LN_2 } else { 0.0 };
         let s2 = s * s;
         let mut p: f64 = 1.0 / 21.0;
@@ -293,7 +297,10 @@ mod tests {
         let mut x = -60.0;
         while x < 60.0 {
             let sp = super::softplus(x);
-            assert!((kernels::softplus(x) - sp).abs() <= 4e-16 * sp.max(1.0), "x={x}");
+            assert!(
+                (kernels::softplus(x) - sp).abs() <= 4e-16 * sp.max(1.0),
+                "x={x}"
+            );
             let rel = (kernels::softplus(x) - sp).abs() / sp;
             assert!(rel < 1e-14, "softplus x={x} rel={rel}");
             let s = super::sigmoid(x);

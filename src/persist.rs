@@ -118,9 +118,16 @@ pub fn load_model_file(path: &Path) -> Result<ModelFile> {
             ))
         }
     }
-    let version = value.get("version").and_then(|v| v.as_u64()).ok_or_else(|| {
-        Error::format(path, "field `version`", "expected an unsigned integer version")
-    })?;
+    let version = value
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                "field `version`",
+                "expected an unsigned integer version",
+            )
+        })?;
     if version != MODEL_VERSION as u64 {
         return Err(Error::Version {
             path: path.into(),
@@ -179,18 +186,30 @@ pub fn import_npz(path: &Path) -> Result<Rbm<f64>> {
             .by_name(name)
             .map_err(|e| Error::format(path, format!("array `{name}`"), e.to_string()))?
             .ok_or_else(|| {
-                Error::format(path, format!("array `{name}`"), "missing (expected W, a and b)")
+                Error::format(
+                    path,
+                    format!("array `{name}`"),
+                    "missing (expected W, a and b)",
+                )
             })?;
         let shape = arr.shape().to_vec();
         let fortran = arr.order() == npyz::Order::Fortran;
         let dtype = arr.dtype();
         let bad = |e: std::io::Error| Error::format(path, format!("array `{name}`"), e.to_string());
         let data: Vec<f64> = match &dtype {
-            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
+            npyz::DType::Plain(t)
+                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 =>
+            {
                 arr.into_vec::<f64>().map_err(bad)?
             }
-            npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
-                arr.into_vec::<f32>().map_err(bad)?.into_iter().map(f64::from).collect()
+            npyz::DType::Plain(t)
+                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 =>
+            {
+                arr.into_vec::<f32>()
+                    .map_err(bad)?
+                    .into_iter()
+                    .map(f64::from)
+                    .collect()
             }
             other => {
                 return Err(Error::format(
@@ -206,7 +225,11 @@ pub fn import_npz(path: &Path) -> Result<Rbm<f64>> {
     let (as_, a, _) = read("a")?;
     let (bs, b, _) = read("b")?;
     if ws.len() != 2 {
-        return Err(Error::format(path, "array `W`", format!("expected 2 dimensions, found shape {ws:?}")));
+        return Err(Error::format(
+            path,
+            "array `W`",
+            format!("expected 2 dimensions, found shape {ws:?}"),
+        ));
     }
     let (nv, nh) = (ws[0] as usize, ws[1] as usize);
     if as_ != [nv as u64] || bs != [nh as u64] {

@@ -18,16 +18,32 @@ fn train_then_eval_export_import_sample_on_builtin_digits() {
     let d = tmpdir("e2e");
     let model = d.join("m.json");
     let out = bin()
-        .args(["train", "--data", "digits", "--hidden", "12", "--method", "pcd1", "--epochs", "3", "--seed", "5", "--log", "--out"])
+        .args([
+            "train", "--data", "digits", "--hidden", "12", "--method", "pcd1", "--epochs", "3",
+            "--seed", "5", "--log", "--out",
+        ])
         .arg(&model)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("held-out LL"));
 
-    let out = bin().args(["eval", "--json", "--data", "digits"]).arg(&model).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    let out = bin()
+        .args(["eval", "--json", "--data", "digits"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
     assert_eq!(v["n_visible"], 64);
     assert_eq!(v["n_hidden"], 12);
     let f = v["mean_free_energy"].as_f64().unwrap();
@@ -45,15 +61,39 @@ fn train_then_eval_export_import_sample_on_builtin_digits() {
     // NPZ export -> import gives the same model.
     let npz = d.join("m.npz");
     let model2 = d.join("m2.json");
-    assert!(bin().arg("export").arg(&model).arg("--npz").arg(&npz).status().unwrap().success());
-    assert!(bin().args(["import", "--npz"]).arg(&npz).arg("--out").arg(&model2).status().unwrap().success());
+    assert!(bin()
+        .arg("export")
+        .arg(&model)
+        .arg("--npz")
+        .arg(&npz)
+        .status()
+        .unwrap()
+        .success());
+    assert!(bin()
+        .args(["import", "--npz"])
+        .arg(&npz)
+        .arg("--out")
+        .arg(&model2)
+        .status()
+        .unwrap()
+        .success());
     let a = emf_rbm::persist::load_rbm(&model).unwrap();
     let b = emf_rbm::persist::load_rbm(&model2).unwrap();
     assert_eq!(a, b);
 
     let png = d.join("s.png");
-    let out = bin().arg("sample").arg(&model).args(["--chains", "16", "--steps", "50", "--out"]).arg(&png).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .arg("sample")
+        .arg(&model)
+        .args(["--chains", "16", "--steps", "50", "--out"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
 }
@@ -72,15 +112,28 @@ fn bad_arguments_give_usage_errors() {
     let d = tmpdir("bad");
     let f = d.join("broken.csv");
     std::fs::write(&f, "0,1,0\n1,x,0\n").unwrap();
-    let out = bin().args(["train", "--epochs", "1", "--data"]).arg(&f).output().unwrap();
+    let out = bin()
+        .args(["train", "--epochs", "1", "--data"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("broken.csv") && err.contains("line 2"), "{err}");
+    assert!(
+        err.contains("broken.csv") && err.contains("line 2"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"));
-    let out = bin().args(["eval", "/nonexistent/model.json"]).output().unwrap();
+    let out = bin()
+        .args(["eval", "/nonexistent/model.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model.json"));
-    let out = bin().args(["train", "--lr=-1", "--epochs", "1"]).output().unwrap();
+    let out = bin()
+        .args(["train", "--lr=-1", "--epochs", "1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("learning_rate"));
 }

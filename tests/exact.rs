@@ -70,14 +70,23 @@ fn ln_z_closed_forms() {
     for (k, b) in rbm.b.iter_mut().enumerate() {
         *b = (k as f64 - 5.0) * 0.2;
     }
-    let want: f64 = rbm.a.iter().map(|&x| sp(x)).sum::<f64>() + rbm.b.iter().map(|&x| sp(x)).sum::<f64>();
-    assert_relative_eq!(exact::log_partition(&rbm).unwrap(), want, max_relative = 1e-12);
+    let want: f64 =
+        rbm.a.iter().map(|&x| sp(x)).sum::<f64>() + rbm.b.iter().map(|&x| sp(x)).sum::<f64>();
+    assert_relative_eq!(
+        exact::log_partition(&rbm).unwrap(),
+        want,
+        max_relative = 1e-12
+    );
     // One hidden unit: Z = prod(1+e^a) + e^b prod(1+e^(a+W)).
     let rbm = random_rbm(40, 1, 0.8, 9);
     let l0: f64 = rbm.a.iter().map(|&a| sp(a)).sum();
     let l1: f64 = rbm.b[0] + (0..40).map(|i| sp(rbm.a[i] + rbm.w[(i, 0)])).sum::<f64>();
     let want = emf_rbm::linalg::log_sum_exp(&[l0, l1]);
-    assert_relative_eq!(exact::log_partition(&rbm).unwrap(), want, max_relative = 1e-13);
+    assert_relative_eq!(
+        exact::log_partition(&rbm).unwrap(),
+        want,
+        max_relative = 1e-13
+    );
 }
 
 #[test]
@@ -108,8 +117,14 @@ fn free_energies_and_conditionals_match_brute_force() {
     let ph = rbm.hidden_probs(vs.as_ref());
     for x in 0..1usize << nv {
         let v = bits(x, nv);
-        let terms: Vec<f64> = (0..1usize << nh).map(|y| -energy(&rbm, &v, &bits(y, nh))).collect();
-        assert_relative_eq!(f[x], -emf_rbm::linalg::log_sum_exp(&terms), max_relative = 1e-12);
+        let terms: Vec<f64> = (0..1usize << nh)
+            .map(|y| -energy(&rbm, &v, &bits(y, nh)))
+            .collect();
+        assert_relative_eq!(
+            f[x],
+            -emf_rbm::linalg::log_sum_exp(&terms),
+            max_relative = 1e-12
+        );
         // P(h_j = 1 | v) = sum over h with h_j = 1 of exp(-E) / sum over all h.
         let z: f64 = terms.iter().map(|t| t.exp()).sum();
         for j in 0..nh {
@@ -124,8 +139,14 @@ fn free_energies_and_conditionals_match_brute_force() {
     let pv = rbm.visible_probs(hs.as_ref());
     for y in 0..1usize << nh {
         let h = bits(y, nh);
-        let terms: Vec<f64> = (0..1usize << nv).map(|x| -energy(&rbm, &bits(x, nv), &h)).collect();
-        assert_relative_eq!(fh[y], -emf_rbm::linalg::log_sum_exp(&terms), max_relative = 1e-12);
+        let terms: Vec<f64> = (0..1usize << nv)
+            .map(|x| -energy(&rbm, &bits(x, nv), &h))
+            .collect();
+        assert_relative_eq!(
+            fh[y],
+            -emf_rbm::linalg::log_sum_exp(&terms),
+            max_relative = 1e-12
+        );
         let z: f64 = terms.iter().map(|t| t.exp()).sum();
         for i in 0..nv {
             let num: f64 = (0..1usize << nv)
@@ -137,7 +158,11 @@ fn free_energies_and_conditionals_match_brute_force() {
     }
     // energy() agrees with the definition.
     let e = rbm.energy(vs.as_ref().subrows(3, 1), hs.as_ref().subrows(5, 1));
-    assert_relative_eq!(e[0], energy(&rbm, &bits(3, nv), &bits(5, nh)), max_relative = 1e-13);
+    assert_relative_eq!(
+        e[0],
+        energy(&rbm, &bits(3, nv), &bits(5, nh)),
+        max_relative = 1e-13
+    );
     // Probabilities of the visible marginal sum to 1.
     let ln_z = exact::log_partition(&rbm).unwrap();
     let total: f64 = f.iter().map(|fv| (-fv - ln_z).exp()).sum();

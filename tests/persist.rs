@@ -19,7 +19,10 @@ fn json_round_trip_is_exact() {
     persist::save_rbm(&p, &rbm, None).unwrap();
     assert_eq!(persist::load_rbm(&p).unwrap(), rbm);
     // No temporary file is left behind.
-    let names: Vec<_> = fs::read_dir(&d).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
     // f32 models survive the f64 JSON exactly too.
     let r32: Rbm<f32> = rbm.cast();
@@ -38,7 +41,11 @@ fn wrong_version_format_and_shape_are_clear_errors() {
     let p = d.join("v.json");
     fs::write(&p, v.to_string()).unwrap();
     match persist::load_rbm(&p) {
-        Err(Error::Version { found: 99, expected: 1, .. }) => {}
+        Err(Error::Version {
+            found: 99,
+            expected: 1,
+            ..
+        }) => {}
         other => panic!("expected a version error, got {other:?}"),
     }
     let mut v = serde_json::to_value(ModelFile::new(&rbm, None)).unwrap();
@@ -52,7 +59,9 @@ fn wrong_version_format_and_shape_are_clear_errors() {
     fs::write(&p, "{ not json").unwrap();
     let e = persist::load_rbm(&p).unwrap_err().to_string();
     assert!(e.contains("invalid JSON") && e.contains("line 1"), "{e}");
-    let e = persist::load_rbm(&d.join("missing.json")).unwrap_err().to_string();
+    let e = persist::load_rbm(&d.join("missing.json"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("missing.json"), "{e}");
 }
 
@@ -64,7 +73,10 @@ fn npz_round_trip_and_errors() {
     persist::export_npz(&p, &rbm).unwrap();
     assert_eq!(persist::import_npz(&p).unwrap(), rbm);
     fs::write(&p, b"PK\x03\x04garbage").unwrap();
-    assert!(persist::import_npz(&p).unwrap_err().to_string().contains("w.npz"));
+    assert!(persist::import_npz(&p)
+        .unwrap_err()
+        .to_string()
+        .contains("w.npz"));
     fs::write(&p, b"not a zip").unwrap();
     assert!(persist::import_npz(&p).is_err());
 }

@@ -184,6 +184,9 @@ fn gibbs_from_positive_phase_probs_equals_a_plain_run() {
         a.run(&rbm, k, &mut rng::rng(5));
         let mut b = GibbsSampler::new(&rbm, 8);
         b.run_from_hidden_probs(&rbm, ph.as_ref(), k, &mut rng::rng(5));
-        assert!(a.visible() == b.visible() && a.hidden_probs() == b.hidden_probs(), "k = {k}");
+        assert!(
+            a.visible() == b.visible() && a.hidden_probs() == b.hidden_probs(),
+            "k = {k}"
+        );
     }
 }

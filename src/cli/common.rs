@@ -57,7 +57,9 @@ pub fn load_train_test(
             if !(validation > 0.0 && validation < 1.0) {
                 return Err(Error::param(
                     "validation",
-                    format!("must be in (0, 1) for a data set without a test part, got {validation}"),
+                    format!(
+                        "must be in (0, 1) for a data set without a test part, got {validation}"
+                    ),
                 ));
             }
             train.split(validation, seed)

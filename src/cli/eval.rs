@@ -72,10 +72,7 @@ pub fn evaluate(a: &EvalArgs) -> Result<Map<String, Value>> {
             "pseudo_log_likelihood".into(),
             json!(metrics::pseudo_log_likelihood(&rbm, v.as_ref(), &mut r)),
         );
-        out.insert(
-            "log_likelihood_exact".into(),
-            json!(ln_z.map(|z| -f - z)),
-        );
+        out.insert("log_likelihood_exact".into(), json!(ln_z.map(|z| -f - z)));
     }
     out.insert("mean_free_energy".into(), json!(mean_f));
     Ok(out)

@@ -6,8 +6,10 @@ use clap::{Parser, Subcommand};
 use emf_rbm::Result;
 
 pub mod common;
+pub mod couplings;
 pub mod demo;
 pub mod eval;
+pub mod ising;
 pub mod npz;
 pub mod sample;
 pub mod train;
@@ -35,6 +37,10 @@ enum Command {
     Import(npz::ImportArgs),
     /// Draw Gibbs samples from a model into a PNG mosaic.
     Sample(sample::SampleArgs),
+    /// Sample the 2D Ising model (Wolff + Metropolis) into an IDX data set.
+    Ising(ising::IsingArgs),
+    /// Many-body couplings of a model's effective visible (or hidden) Hamiltonian.
+    Couplings(couplings::CouplingsArgs),
 }
 
 /// Runs the parsed command.
@@ -46,5 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => npz::run_export(&a),
         Command::Import(a) => npz::run_import(&a),
         Command::Sample(a) => sample::run(&a),
+        Command::Ising(a) => ising::run(&a),
+        Command::Couplings(a) => couplings::run(&a),
     }
 }

@@ -44,7 +44,10 @@ pub fn run(a: &SampleArgs) -> Result<()> {
     let nv = rbm.n_visible();
     let shape = match &a.shape {
         Some(s) => parse_shape(s).ok_or_else(|| {
-            Error::param("shape", format!("expected ROWSxCOLS such as 28x28, got `{s}`"))
+            Error::param(
+                "shape",
+                format!("expected ROWSxCOLS such as 28x28, got `{s}`"),
+            )
         })?,
         None => {
             let r = (nv as f64).sqrt().round() as usize;
@@ -58,7 +61,10 @@ pub fn run(a: &SampleArgs) -> Result<()> {
     if shape.0 * shape.1 != nv {
         return Err(Error::param(
             "shape",
-            format!("{}x{} does not match the model's {nv} visible units", shape.0, shape.1),
+            format!(
+                "{}x{} does not match the model's {nv} visible units",
+                shape.0, shape.1
+            ),
         ));
     }
     if a.chains == 0 {
@@ -66,9 +72,7 @@ pub fn run(a: &SampleArgs) -> Result<()> {
     }
     let mut r = rng::rng(a.seed);
     let mut chains = GibbsSampler::new(&rbm, a.chains);
-    let start = Mat::<f64>::from_fn(a.chains, nv, |_, i| {
-        emf_rbm::linalg::sigmoid(rbm.a[i])
-    });
+    let start = Mat::<f64>::from_fn(a.chains, nv, |_, i| emf_rbm::linalg::sigmoid(rbm.a[i]));
     chains.set_visible_sampled(start.as_ref(), &mut r);
     chains.run(&rbm, a.steps, &mut r);
     let v = if a.means {

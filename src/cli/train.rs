@@ -6,7 +6,9 @@ use clap::Args;
 
 use emf_rbm::persist;
 use emf_rbm::plot::Mosaic;
-use emf_rbm::train::{Checkpoint, Fitted, Logger, Method, MonitorConfig, ProgressBar, Schedule, TrainConfig, Trainer};
+use emf_rbm::train::{
+    Checkpoint, Fitted, Logger, Method, MonitorConfig, ProgressBar, Schedule, TrainConfig, Trainer,
+};
 use emf_rbm::{Float, Result};
 
 use super::common::{load_train_test, Binarize};

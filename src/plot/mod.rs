@@ -2,6 +2,8 @@
 //! filters, samples). Each figure saves as PNG or SVG (chosen by the file extension) and
 //! displays inline in evcxr notebooks through [`Figure`].
 
+pub mod couplings;
+
 use std::path::Path;
 use std::sync::Once;
 
@@ -33,7 +35,10 @@ pub struct Figure {
 impl Figure {
     /// Called by evcxr to show the figure in a notebook cell.
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT", self.svg);
+        println!(
+            "EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT",
+            self.svg
+        );
     }
 }
 
@@ -113,7 +118,11 @@ impl LineChart {
             return ((0.0, 1.0), (0.0, 1.0));
         }
         let pad = |a: f64, b: f64| {
-            let d = if b > a { (b - a) * 0.05 } else { a.abs().max(1.0) * 0.05 };
+            let d = if b > a {
+                (b - a) * 0.05
+            } else {
+                a.abs().max(1.0) * 0.05
+            };
             (a - d, b + d)
         };
         let x = if x1 > x0 { (x0, x1) } else { pad(x0, x1) };
@@ -146,10 +155,15 @@ impl LineChart {
         for (k, s) in self.series.iter().enumerate() {
             let color = Palette99::pick(k).to_rgba();
             chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
                 .map_err(e)?
                 .label(&s.name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
             chart
                 .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
                 .map_err(e)?;
@@ -373,7 +387,8 @@ pub fn svg_string(
     {
         let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         draw(&root)?;
-        root.present().map_err(|e| plot_err(Path::new("<svg>"), e))?;
+        root.present()
+            .map_err(|e| plot_err(Path::new("<svg>"), e))?;
     }
     Ok(Figure { svg })
 }

@@ -138,7 +138,10 @@ impl TrainConfig {
             if x.is_finite() && x >= 0.0 {
                 Ok(())
             } else {
-                Err(Error::param(name, format!("must be finite and >= 0, got {x}")))
+                Err(Error::param(
+                    name,
+                    format!("must be finite and >= 0, got {x}"),
+                ))
             }
         };
         if self.n_hidden == 0 {

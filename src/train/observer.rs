@@ -97,7 +97,10 @@ impl Logger {
 
 impl<T: Float> Observer<T> for Logger {
     fn on_epoch(&mut self, _rbm: &Rbm<T>, r: &mut EpochRecord) -> Result<()> {
-        let mut line = format!("epoch {:>4}  t={:.2}s  lr={:.4}", r.epoch, r.train_seconds, r.learning_rate);
+        let mut line = format!(
+            "epoch {:>4}  t={:.2}s  lr={:.4}",
+            r.epoch, r.train_seconds, r.learning_rate
+        );
         let mut add = |name: &str, v: Option<f64>| {
             if let Some(v) = v {
                 line.push_str(&format!("  {name}={v:.4}"));
