@@ -45,9 +45,10 @@ impl Method {
     /// Checks the method's own parameters.
     pub fn validate(&self) -> Result<()> {
         match self {
-            Method::Cd { k } | Method::Pcd { k, .. } if *k == 0 => {
-                Err(Error::param("method", "the number of Gibbs steps k must be >= 1"))
-            }
+            Method::Cd { k } | Method::Pcd { k, .. } if *k == 0 => Err(Error::param(
+                "method",
+                "the number of Gibbs steps k must be >= 1",
+            )),
             Method::Pcd {
                 chains: Some(0), ..
             } => Err(Error::param("method", "PCD needs at least one chain")),
@@ -111,7 +112,10 @@ impl FromStr for Method {
                 Ok(1)
             } else {
                 rest.parse::<usize>().map_err(|_| {
-                    Error::param("method", format!("expected a step count after the method name, got `{rest}`"))
+                    Error::param(
+                        "method",
+                        format!("expected a step count after the method name, got `{rest}`"),
+                    )
                 })
             }
         };

@@ -1,0 +1,199 @@
+//! The TAP/EMF negative phase (Gabrie, Tramel, Krzakala, NIPS 2015): magnetization particles
+//! iterated towards a stationary point of `G_k`, and the envelope-theorem gradient
+//! `d ln Z / d theta ~ -dG_k/d theta (m*)` (see [`crate::tap`]).
+
+use faer::MatRef;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::float::Float;
+use crate::rbm::Rbm;
+use crate::rng::Rng;
+use crate::tap::{SolverOptions, TapOrder, TapSolver, UpdateOrder};
+use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
+
+/// Settings of the TAP/EMF negative phase.
+///
+/// [`TapConfig::paper`] (also `Default`, at TAP2) reproduces the paper's setting: one particle
+/// per minibatch row started at the data, 3 sweeps, damping 0.5, hidden then visible.
+/// [`TapConfig::converged`] iterates to a fixed point instead.
+///
+/// ```
+/// use emf_rbm::tap::TapOrder;
+/// use emf_rbm::train::tap::TapConfig;
+/// let cfg = TapConfig::paper(TapOrder::Tap3).persistent(true);
+/// assert_eq!(cfg.name(), "ptap3");
+/// assert_eq!((cfg.sweeps, cfg.damping), (3, 0.5));
+/// assert!(TapConfig { sweeps: 0, ..cfg }.validate().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TapConfig {
+    /// Expansion order (MF, TAP2, TAP3).
+    pub order: TapOrder,
+    /// Maximum fixed-point sweeps per parameter update (>= 1).
+    pub sweeps: usize,
+    /// Stop early once `max |dm| <= tolerance` (0: always run `sweeps` sweeps).
+    pub tolerance: f64,
+    /// Damping `d` in `[0, 1)`: `m <- d m_old + (1 - d) f(m)`.
+    pub damping: f64,
+    /// Keep the particles between minibatches ("P-TAP") instead of restarting at the data.
+    pub persistent: bool,
+    /// Which layer is updated first (or both in parallel).
+    pub update_order: UpdateOrder,
+}
+
+impl TapConfig {
+    /// The paper's setting at `order`: 3 sweeps, damping 0.5, no tolerance, not persistent.
+    pub fn paper(order: TapOrder) -> Self {
+        let o = SolverOptions::paper();
+        TapConfig {
+            order,
+            sweeps: o.max_sweeps,
+            tolerance: o.tolerance,
+            damping: o.damping,
+            persistent: false,
+            update_order: o.update_order,
+        }
+    }
+
+    /// Sweeps to convergence: undamped sequential sweeps until `max |dm| < 1e-8`, at most 100
+    /// (see [`SolverOptions::converged`]).
+    pub fn converged(order: TapOrder) -> Self {
+        let o = SolverOptions::converged();
+        TapConfig {
+            order,
+            sweeps: o.max_sweeps,
+            tolerance: o.tolerance,
+            damping: o.damping,
+            persistent: false,
+            update_order: o.update_order,
+        }
+    }
+
+    /// The same configuration with persistent particles on or off.
+    pub fn persistent(self, persistent: bool) -> Self {
+        TapConfig { persistent, ..self }
+    }
+
+    /// `mf`, `tap2`, `tap3`, prefixed with `p` when persistent.
+    pub fn name(&self) -> String {
+        let p = if self.persistent { "p" } else { "" };
+        format!("{p}{}", self.order.name())
+    }
+
+    /// The solver options this configuration stands for.
+    pub fn solver_options(&self) -> SolverOptions {
+        SolverOptions {
+            max_sweeps: self.sweeps,
+            tolerance: self.tolerance,
+            damping: self.damping,
+            update_order: self.update_order,
+        }
+    }
+
+    /// Checks the ranges (sweeps >= 1, tolerance >= 0, damping in [0, 1)).
+    pub fn validate(&self) -> Result<()> {
+        self.solver_options().validate()
+    }
+}
+
+impl Default for TapConfig {
+    /// [`TapConfig::paper`] at TAP2.
+    fn default() -> Self {
+        TapConfig::paper(TapOrder::Tap2)
+    }
+}
+
+/// The TAP/EMF negative phase: `grad -= d ln Z / d theta` estimated at the particles' (near)
+/// fixed point of `G_k`.
+///
+/// Per call: `W o W` (and `W o W o W`) are recomputed; the particles are restarted at the
+/// minibatch (`mv = v`, `mh = s(b + W^T v)`, one particle per row) unless persistent (then
+/// started from the first minibatch and carried over); the solver runs; the gradient
+/// `(Mv^T Mh + W o (Nv^T Nh) + 2 (W o W) o (Kv^T Kh)) / P`, `mean(Mv)`, `mean(Mh)` is
+/// subtracted with GEMMs accumulating into `grad`. Nothing is allocated once warmed up (the
+/// particle buffers keep their capacity if the last minibatch is smaller).
+///
+/// ```
+/// use emf_rbm::{Rbm, faer::Mat, rng};
+/// use emf_rbm::tap::TapOrder;
+/// use emf_rbm::train::{Gradient, NegativePhase, tap::{TapConfig, TapPhase}};
+/// let mut r = rng::rng(0);
+/// let rbm = Rbm::<f64>::random(5, 3, 0.1, &mut r).unwrap();
+/// let batch = Mat::<f64>::from_fn(4, 5, |i, j| ((i * j) % 2) as f64);
+/// let mut phase = TapPhase::new(TapConfig::paper(TapOrder::Tap2), 5, 3);
+/// let mut grad = Gradient::zeros(5, 3);
+/// let report = phase.subtract_model_statistics(&rbm, batch.as_ref(), &mut grad, &mut r).unwrap();
+/// assert_eq!(report.sweeps, Some(3));
+/// assert!(grad.a.iter().all(|&g| g < 0.0)); // -mean(Mv)
+/// ```
+#[derive(Clone, Debug)]
+pub struct TapPhase<T: Float = f64> {
+    config: TapConfig,
+    solver: TapSolver<T>,
+    started: bool,
+}
+
+impl<T: Float> TapPhase<T> {
+    /// The phase for an `n_visible x n_hidden` model. An invalid configuration is reported
+    /// by the first [`subtract_model_statistics`](NegativePhase::subtract_model_statistics)
+    /// call (check it beforehand with [`TapConfig::validate`]).
+    pub fn new(config: TapConfig, n_visible: usize, n_hidden: usize) -> Self {
+        TapPhase {
+            config,
+            solver: TapSolver::new(config.order, n_visible, n_hidden),
+            started: false,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TapConfig {
+        &self.config
+    }
+
+    /// The solver, holding the particles of the last call.
+    pub fn solver(&self) -> &TapSolver<T> {
+        &self.solver
+    }
+
+    /// Forgets persistent particles (the next call restarts at the minibatch).
+    pub fn reset(&mut self) {
+        self.started = false;
+    }
+}
+
+impl<T: Float> NegativePhase<T> for TapPhase<T> {
+    fn name(&self) -> String {
+        self.config.name()
+    }
+
+    fn subtract_model_statistics(
+        &mut self,
+        rbm: &Rbm<T>,
+        batch: MatRef<'_, T>,
+        grad: &mut Gradient<T>,
+        _rng: &mut Rng,
+    ) -> Result<PhaseReport> {
+        self.config.validate()?;
+        if batch.ncols() != rbm.n_visible() || batch.nrows() == 0 {
+            return Err(Error::Shape(format!(
+                "minibatch is {} x {}, expected rows of {} visible units",
+                batch.nrows(),
+                batch.ncols(),
+                rbm.n_visible()
+            )));
+        }
+        self.solver.refresh(rbm);
+        if !(self.config.persistent && self.started) {
+            self.solver.init_from_visible(rbm, batch);
+            self.started = true;
+        }
+        let report = self.solver.solve(rbm, &self.config.solver_options());
+        self.solver.subtract_gradient(rbm, grad);
+        Ok(PhaseReport {
+            sweeps: Some(report.sweeps),
+            residual: Some(report.residual),
+        })
+    }
+}
