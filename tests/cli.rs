@@ -137,3 +137,63 @@ fn bad_arguments_give_usage_errors() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("learning_rate"));
 }
+
+#[test]
+fn tap_training_and_tap_estimates_from_the_cli() {
+    let d = tmpdir("tap");
+    let model = d.join("t.json");
+    let out = bin()
+        .args([
+            "train",
+            "--method",
+            "tap3",
+            "--sweeps",
+            "5",
+            "--damping",
+            "0.3",
+            "--hidden",
+            "10",
+        ])
+        .args(["--epochs", "3", "--emf", "--log", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("sweeps=5.0000") && err.contains("emf_log_likelihood="),
+        "{err}"
+    );
+    let f = emf_rbm::persist::load_model_file(&model).unwrap();
+    match &f.history.unwrap().config.method {
+        emf_rbm::train::Method::Tap(t) => assert_eq!((t.sweeps, t.damping), (5, 0.3)),
+        other => panic!("expected a TAP method, got {other:?}"),
+    }
+    let out = bin()
+        .args(["eval", "--json", "--data", "digits"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let exact = v["ln_z_exact"].as_f64().unwrap();
+    for k in ["ln_z_mf", "ln_z_tap2", "ln_z_tap3"] {
+        let est = v[k].as_f64().unwrap_or_else(|| panic!("{k} missing: {v}"));
+        // A lightly trained 10-unit model is weakly coupled: every order is close, and naive
+        // mean field is a lower bound on ln Z.
+        assert!((est - exact).abs() < 1.0, "{k} = {est}, exact {exact}");
+    }
+    assert!(v["ln_z_mf"].as_f64().unwrap() <= exact + 1e-9);
+    assert!(v["emf_log_likelihood"].as_f64().unwrap() < 0.0);
+    // Solver options on a sampled method are refused.
+    let out = bin()
+        .args(["train", "--method", "cd1", "--sweeps", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TAP methods only"));
+}

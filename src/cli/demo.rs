@@ -47,7 +47,10 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         cfg.n_hidden, cfg.epochs
     );
     let (cmp, train) = demo(&cfg, !a.quiet)?;
-    println!("\nexact log-likelihood per held-out digit (nats; higher is better)\n");
+    println!(
+        "\nlog-likelihood per held-out digit in nats (higher is better): exact; with ln Z\n\
+         replaced by the TAP2 estimate; and the paper's EMF estimate (training subset)\n"
+    );
     print!("{}", cmp.table());
     let files = cmp.save(&a.out, train.image_shape())?;
     println!("\nwrote {} files into {}/:", files.len(), a.out.display());

@@ -23,9 +23,22 @@ pub struct TrainArgs {
     /// Number of hidden units.
     #[arg(long, default_value_t = 16)]
     pub hidden: usize,
-    /// Negative phase: cd<k>, pcd<k> (and the TAP methods).
+    /// Negative phase: cd<k>, pcd<k>, mf, tap2, tap3 (TAP/EMF, paper settings), or
+    /// pmf, ptap2, ptap3 (persistent TAP particles).
     #[arg(long, default_value = "cd1")]
     pub method: Method,
+    /// TAP methods: fixed-point sweeps per update (default 3, the paper's).
+    #[arg(long)]
+    pub sweeps: Option<usize>,
+    /// TAP methods: damping d in [0, 1), m <- d m_old + (1 - d) f(m) (default 0.5).
+    #[arg(long)]
+    pub damping: Option<f64>,
+    /// TAP methods: stop the sweeps once max |dm| is below this (default 0: never early).
+    #[arg(long)]
+    pub tolerance: Option<f64>,
+    /// Also record the TAP/EMF estimates (EMF log-likelihood, TAP2 ln Z) every epoch.
+    #[arg(long)]
+    pub emf: bool,
     /// Epochs.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
@@ -95,9 +108,30 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     } else {
         Schedule::Constant
     };
+    let mut method = a.method.clone();
+    match &mut method {
+        Method::Tap(t) => {
+            if let Some(s) = a.sweeps {
+                t.sweeps = s;
+            }
+            if let Some(d) = a.damping {
+                t.damping = d;
+            }
+            if let Some(tol) = a.tolerance {
+                t.tolerance = tol;
+            }
+        }
+        _ if a.sweeps.is_some() || a.damping.is_some() || a.tolerance.is_some() => {
+            return Err(emf_rbm::Error::param(
+                "sweeps",
+                "--sweeps, --damping and --tolerance apply to the TAP methods only",
+            ));
+        }
+        _ => {}
+    }
     let cfg = TrainConfig::builder()
         .n_hidden(a.hidden)
-        .method(a.method.clone())
+        .method(method)
         .epochs(a.epochs)
         .learning_rate(a.lr)
         .schedule(schedule)
@@ -110,6 +144,7 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
             every: a.monitor_every,
             subset: 1000,
             exact_max_units: a.exact_max,
+            emf: a.emf,
         })
         .build()?;
     eprintln!(

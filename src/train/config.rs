@@ -56,6 +56,12 @@ pub struct MonitorConfig {
     pub subset: usize,
     /// Exact ln Z and log-likelihood when `min(n_visible, n_hidden) <= exact_max_units`.
     pub exact_max_units: usize,
+    /// Also record the TAP/EMF estimates (in `EpochRecord::extra`): `emf_log_likelihood`
+    /// (the paper's `-F(v) + G_2(m*)`, 3 damped sweeps from each training-subset row),
+    /// `ln_z_tap2` (`-G_2` at the lowest converged fixed point reached from up to 200 rows)
+    /// and the likelihoods that estimate implies (`log_likelihood_tap2_train`/`_held_out`).
+    #[serde(default)]
+    pub emf: bool,
 }
 
 impl Default for MonitorConfig {
@@ -64,6 +70,7 @@ impl Default for MonitorConfig {
             every: 1,
             subset: 1000,
             exact_max_units: 20,
+            emf: false,
         }
     }
 }

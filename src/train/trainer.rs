@@ -271,6 +271,7 @@ struct Monitor<T: Float> {
     held_out: Option<Mat<T>>,
     seed: u64,
     exact_max_units: usize,
+    emf: bool,
 }
 
 impl<T: Float> Monitor<T> {
@@ -287,6 +288,7 @@ impl<T: Float> Monitor<T> {
             held_out: held_out.map(|h| h.to_mat::<T>()),
             seed: cfg.seed,
             exact_max_units: cfg.monitor.exact_max_units,
+            emf: cfg.monitor.emf,
         }
     }
 
@@ -308,6 +310,23 @@ impl<T: Float> Monitor<T> {
             rec.ln_z_exact = Some(ln_z);
             rec.log_likelihood_train = Some(-rec.free_energy_train.unwrap_or(0.0) - ln_z);
             rec.log_likelihood_held_out = rec.free_energy_held_out.map(|f| -f - ln_z);
+        }
+        if self.emf {
+            use crate::tap::{self, SolverOptions, TapOrder};
+            let emf = tap::emf_log_likelihood(rbm, t, &SolverOptions::paper())?;
+            let mean = emf.iter().sum::<f64>() / emf.len().max(1) as f64;
+            rec.extra.insert("emf_log_likelihood".into(), mean);
+            let starts = t.subrows(0, t.nrows().min(200));
+            let est = tap::log_partition(rbm, TapOrder::Tap2, starts, &SolverOptions::converged())?;
+            rec.extra.insert("ln_z_tap2".into(), est.ln_z);
+            if let Some(f) = rec.free_energy_train {
+                rec.extra
+                    .insert("log_likelihood_tap2_train".into(), -f - est.ln_z);
+            }
+            if let Some(f) = rec.free_energy_held_out {
+                rec.extra
+                    .insert("log_likelihood_tap2_held_out".into(), -f - est.ln_z);
+            }
         }
         Ok(rec)
     }
