@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::estimate::ais::{Ais, AisBase, AisConfig};
 use crate::float::Float;
 use crate::plot::{LineChart, Mosaic};
-use crate::train::{Fitted, Method, ProgressBar, TrainConfig, Trainer};
+use crate::train::{EpochRecord, Fitted, Method, Observer, ProgressBar, TrainConfig, Trainer};
 
 /// One method's run within a [`Comparison`].
 #[derive(Clone, Debug)]
@@ -42,6 +43,78 @@ pub struct Comparison<T: Float = f64> {
     pub runs: Vec<MethodRun<T>>,
 }
 
+/// Options of [`compare_with`].
+#[derive(Clone, Debug, Default)]
+pub struct CompareOptions {
+    /// Draw a progress bar per method.
+    pub progress: bool,
+    /// Estimate the held-out log-likelihood by AIS at these epochs (1-based; the last epoch
+    /// is always included when this is `Some`), for models too large for exact enumeration.
+    pub ais: Option<AisSchedule>,
+}
+
+/// When and how [`AisObserver`] runs.
+#[derive(Clone, Debug)]
+pub struct AisSchedule {
+    /// The AIS settings (temperatures, runs, seed).
+    pub config: AisConfig,
+    /// Epochs (1-based) at which to estimate.
+    pub epochs: Vec<usize>,
+}
+
+/// An observer that estimates `ln Z` by AIS at chosen epochs and records, in
+/// `EpochRecord::extra`: `ais_ln_z`, `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`,
+/// `ais_log_likelihood_held_out` and its interval `ais_log_likelihood_held_out_lower`/`_upper`.
+pub struct AisObserver<T: Float> {
+    ais: Ais,
+    base: AisBase,
+    held_out: faer::Mat<T>,
+    epochs: Vec<usize>,
+    last_epoch: usize,
+}
+
+impl<T: Float> AisObserver<T> {
+    /// AIS with base rates from `train` (smoothed pixel means), scoring `held_out`.
+    pub fn new(
+        schedule: &AisSchedule,
+        train: &Dataset,
+        held_out: &Dataset,
+        last_epoch: usize,
+    ) -> Result<Self> {
+        Ok(AisObserver {
+            ais: Ais::new(schedule.config.clone())?,
+            base: AisBase::from_data(train, 0.05)?,
+            held_out: held_out.to_mat::<T>(),
+            epochs: schedule.epochs.clone(),
+            last_epoch,
+        })
+    }
+}
+
+impl<T: Float> Observer<T> for AisObserver<T> {
+    fn on_epoch(&mut self, rbm: &crate::Rbm<T>, r: &mut EpochRecord) -> Result<()> {
+        if !(self.epochs.contains(&r.epoch) || r.epoch == self.last_epoch) {
+            return Ok(());
+        }
+        let est = self.ais.estimate(rbm, &self.base)?;
+        let ll = est.log_likelihood(rbm, self.held_out.as_ref())?;
+        for (k, v) in [
+            ("ais_ln_z", est.log_z),
+            ("ais_ln_z_lower", est.log_z_lower),
+            ("ais_ln_z_upper", est.log_z_upper),
+            ("ais_ess", est.ess),
+            ("ais_log_likelihood_held_out", ll.mean),
+            ("ais_log_likelihood_held_out_lower", ll.lower),
+            ("ais_log_likelihood_held_out_upper", ll.upper),
+        ] {
+            if v.is_finite() {
+                r.extra.insert(k.into(), v);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Trains `base` once per method (only `method` changes; same seed, data and budget).
 pub fn compare<T: Float>(
     base: &TrainConfig,
@@ -49,6 +122,21 @@ pub fn compare<T: Float>(
     train: &Dataset,
     held_out: &Dataset,
     progress: bool,
+) -> Result<Comparison<T>> {
+    let opts = CompareOptions {
+        progress,
+        ..CompareOptions::default()
+    };
+    compare_with(base, methods, train, held_out, &opts)
+}
+
+/// [`compare`] with options (AIS at chosen epochs, progress bars).
+pub fn compare_with<T: Float>(
+    base: &TrainConfig,
+    methods: &[Method],
+    train: &Dataset,
+    held_out: &Dataset,
+    opts: &CompareOptions,
 ) -> Result<Comparison<T>> {
     if methods.is_empty() {
         return Err(Error::param(
@@ -61,9 +149,13 @@ pub fn compare<T: Float>(
         let mut cfg = base.clone();
         cfg.method = m.clone();
         cfg.validate()?;
+        let epochs = cfg.epochs;
         let mut trainer = Trainer::<T>::new(cfg);
-        if progress {
+        if opts.progress {
             trainer = trainer.with_observer(ProgressBar::new(m.name()));
+        }
+        if let Some(s) = &opts.ais {
+            trainer = trainer.with_observer(AisObserver::<T>::new(s, train, held_out, epochs)?);
         }
         let t0 = Instant::now();
         let fitted = trainer.fit(train, Some(held_out))?;
@@ -90,16 +182,29 @@ impl<T: Float> Comparison<T> {
     /// recorded them), train time, wall time.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<10} {:>14} {:>14} {:>14} {:>10} {:>10}\n",
-            "method", "held-out LL", "TAP2-est. LL", "EMF LL", "train s", "wall s"
+            "{:<10} {:>14} {:>26} {:>14} {:>14} {:>10} {:>10}\n",
+            "method",
+            "held-out LL",
+            "AIS LL [3 s.e.]",
+            "TAP2-est. LL",
+            "EMF LL",
+            "train s",
+            "wall s"
         );
         for r in &self.runs {
             let last = r.fitted.history.last();
             let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+            let ais = last.and_then(|l| {
+                let m = l.metric("ais_log_likelihood_held_out")?;
+                let lo = l.metric("ais_log_likelihood_held_out_lower");
+                let hi = l.metric("ais_log_likelihood_held_out_upper");
+                Some(format!("{m:.2} [{}, {}]", f(lo), f(hi)))
+            });
             s.push_str(&format!(
-                "{:<10} {:>14} {:>14} {:>14} {:>10.2} {:>10.2}\n",
+                "{:<10} {:>14} {:>26} {:>14} {:>14} {:>10.2} {:>10.2}\n",
                 r.name,
                 f(last.and_then(|l| l.log_likelihood_held_out)),
+                ais.unwrap_or_else(|| "-".into()),
                 f(last.and_then(|l| l.metric("log_likelihood_tap2_held_out"))),
                 f(last.and_then(|l| l.metric("emf_log_likelihood"))),
                 r.train_seconds(),
@@ -156,6 +261,9 @@ impl<T: Float> Comparison<T> {
         files.push(p);
         let p = dir.join("ll_vs_time.png");
         self.chart_vs_time(metric, "nats per sample").save(&p)?;
+        files.push(p);
+        let p = dir.join("table.txt");
+        crate::persist::write_atomic(&p, self.table().as_bytes())?;
         files.push(p);
         for r in &self.runs {
             if let Some(shape) = image_shape {

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use emf_rbm::Result;
 
 pub mod common;
+pub mod compare;
 pub mod couplings;
 pub mod demo;
 pub mod eval;
@@ -27,6 +28,8 @@ pub struct Cli {
 enum Command {
     /// The main job: compare training methods on the built-in digits (exact likelihoods, plots).
     Demo(demo::DemoArgs),
+    /// Train several methods on the same data, seed and budget; tables and plots.
+    Compare(compare::CompareArgs),
     /// Train an RBM on a data set and save it.
     Train(train::TrainArgs),
     /// Metrics of a saved model (on a data set when one is given).
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(a) => demo::run(&a),
         Command::Train(a) => train::run(&a),
+        Command::Compare(a) => compare::run(&a),
         Command::Eval(a) => eval::run(&a),
         Command::Export(a) => npz::run_export(&a),
         Command::Import(a) => npz::run_import(&a),
