@@ -9,6 +9,47 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use crate::float::Float;
 
+/// Defines a function compiled three times (AVX-512, AVX2 + FMA, baseline) and dispatched at
+/// run time on the CPU's features. The body is plain arithmetic the compiler vectorises.
+/// `fn f<T>(..)` bounds `T` by [`Float`]; `fn f<T: Bound>(..)` names the bound.
+macro_rules! simd_dispatch {
+    ($(#[$m:meta])* $vis:vis fn $name:ident<$T:ident>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $crate::linalg::simd_dispatch! {
+            $(#[$m])* $vis fn $name<$T: $crate::float::Float>($($arg: $ty),*) $(-> $ret)? $body
+        }
+    };
+    ($(#[$m:meta])* $vis:vis fn $name:ident<$T:ident: $bound:path>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
+        $vis fn $name<$T: $bound>($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
+            fn inner<$T: $bound>($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v512<$T: $bound>($($arg: $ty),*) $(-> $ret)? { inner($($arg),*) }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn v256<$T: $bound>($($arg: $ty),*) $(-> $ret)? { inner($($arg),*) }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: feature checked at run time.
+                    return unsafe { v512($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: features checked at run time.
+                    return unsafe { v256($($arg),*) };
+                }
+            }
+            inner($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_dispatch;
+
 /// The parallelism used for GEMMs: all rayon threads when the pool has more than one.
 ///
 /// faer's GEMM splits the output, not the inner dimension, so results do not depend on the
@@ -35,6 +76,21 @@ pub fn matmul<T: Float>(
     alpha: T,
 ) {
     faer_matmul(dst, accum, lhs, rhs, alpha, par());
+    zeroupper();
+}
+
+/// [`matmul`] with an explicit parallelism (e.g. `Par::Seq` inside work that is already
+/// parallel).
+#[inline]
+pub fn matmul_par<T: Float>(
+    dst: MatMut<'_, T>,
+    accum: Accum,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    alpha: T,
+    par: Par,
+) {
+    faer_matmul(dst, accum, lhs, rhs, alpha, par);
     zeroupper();
 }
 
@@ -198,37 +254,11 @@ pub mod kernels {
         1.0 / (1.0 + exp(-x))
     }
 
-    macro_rules! dispatch {
-        ($(#[$m:meta])* pub fn $name:ident<$L:ident>($($arg:ident : $ty:ty),*) $(-> $ret:ty)? $body:block) => {
-            $(#[$m])*
-            pub fn $name<$L: Lane>($($arg: $ty),*) $(-> $ret)? {
-                #[inline(always)]
-                fn inner<$L: Lane>($($arg: $ty),*) $(-> $ret)? $body
-                #[cfg(target_arch = "x86_64")]
-                {
-                    #[target_feature(enable = "avx512f")]
-                    unsafe fn v512<$L: Lane>($($arg: $ty),*) $(-> $ret)? { inner($($arg),*) }
-                    #[target_feature(enable = "avx2,fma")]
-                    unsafe fn v256<$L: Lane>($($arg: $ty),*) $(-> $ret)? { inner($($arg),*) }
-                    if std::arch::is_x86_feature_detected!("avx512f") {
-                        // SAFETY: feature checked at run time.
-                        return unsafe { v512($($arg),*) };
-                    }
-                    if std::arch::is_x86_feature_detected!("avx2")
-                        && std::arch::is_x86_feature_detected!("fma")
-                    {
-                        // SAFETY: features checked at run time.
-                        return unsafe { v256($($arg),*) };
-                    }
-                }
-                inner($($arg),*)
-            }
-        };
-    }
+    use super::simd_dispatch as dispatch;
 
     dispatch! {
         /// In place `x[i] <- sigmoid(x[i] + bias)`.
-        pub fn sigmoid_bias<L>(x: &mut [L], bias: L) {
+        pub fn sigmoid_bias<L: Lane>(x: &mut [L], bias: L) {
             let b = bias.to64();
             for v in x.iter_mut() {
                 *v = L::from64(sigmoid(v.to64() + b));
@@ -238,7 +268,7 @@ pub mod kernels {
 
     dispatch! {
         /// `acc[i] += softplus(x[i] + bias)`.
-        pub fn softplus_bias_acc<L>(x: &[L], bias: L, acc: &mut [f64]) {
+        pub fn softplus_bias_acc<L: Lane>(x: &[L], bias: L, acc: &mut [f64]) {
             let b = bias.to64();
             for (v, a) in x.iter().zip(acc.iter_mut()) {
                 *a += softplus(v.to64() + b);
@@ -248,7 +278,7 @@ pub mod kernels {
 
     dispatch! {
         /// `sum_i softplus(x[i] + bias[i])`, summed in 32 interleaved partial sums (fixed order).
-        pub fn softplus_sum<L>(x: &[L], bias: &[L]) -> f64 {
+        pub fn softplus_sum<L: Lane>(x: &[L], bias: &[L]) -> f64 {
             // 32 interleaved partial sums: four independent vector chains for the CPU to overlap.
             let mut part = [0.0f64; 32];
             let n = x.len().min(bias.len());
@@ -268,7 +298,7 @@ pub mod kernels {
 
     dispatch! {
         /// In place `x[i] <- softplus(x[i])`.
-        pub fn softplus_inplace<L>(x: &mut [L]) {
+        pub fn softplus_inplace<L: Lane>(x: &mut [L]) {
             for v in x.iter_mut() {
                 *v = L::from64(softplus(v.to64()));
             }

@@ -232,37 +232,7 @@ pub struct SolveReport {
 // Fused elementwise kernels, dispatched at run time to AVX-512 / AVX2 code (same pattern as
 // `linalg::kernels`). They are generic over the model's float type and compute in f64.
 
-macro_rules! dispatch {
-    ($(#[$m:meta])* fn $name:ident<$T:ident>($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
-        $(#[$m])*
-        #[allow(clippy::too_many_arguments)]
-        fn $name<$T: Float>($($arg: $ty),*) $(-> $ret)? {
-            #[inline(always)]
-            #[allow(clippy::too_many_arguments)]
-            fn inner<$T: Float>($($arg: $ty),*) $(-> $ret)? $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn v512<$T: Float>($($arg: $ty),*) $(-> $ret)? { inner($($arg),*) }
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn v256<$T: Float>($($arg: $ty),*) $(-> $ret)? { inner($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: feature checked at run time.
-                    return unsafe { v512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: features checked at run time.
-                    return unsafe { v256($($arg),*) };
-                }
-            }
-            inner($($arg),*)
-        }
-    };
-}
+use crate::linalg::simd_dispatch as dispatch;
 
 /// `max(r, d)` that propagates a NaN `d` (compiles to a vector select).
 #[inline(always)]

@@ -46,7 +46,6 @@
 //! assert!(ll.lower <= ll.mean && ll.mean <= ll.upper);
 //! ```
 
-use faer::linalg::matmul::matmul as faer_matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rand::Rng as _;
 use rayon::prelude::*;
@@ -499,27 +498,9 @@ struct Path<'a, T: Float> {
     c: Vec<f64>,
 }
 
-/// `dst <- alpha lhs rhs` through faer, then clears the AVX upper state.
+/// `dst <- alpha lhs rhs` through faer (and the AVX upper-state cleanup).
 fn gemm<T: Float>(dst: MatMut<'_, T>, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>, alpha: T, par: Par) {
-    faer_matmul(dst, Accum::Replace, lhs, rhs, alpha, par);
-    zeroupper();
-}
-
-#[inline(always)]
-fn zeroupper() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU supports AVX (checked at run time).
-            unsafe { zeroupper_avx() }
-        }
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn zeroupper_avx() {
-    std::arch::x86_64::_mm256_zeroupper();
+    crate::linalg::matmul_par(dst, Accum::Replace, lhs, rhs, alpha, par);
 }
 
 /// `M` runs as the rows of one batch; returns their log-weights.
@@ -604,35 +585,7 @@ fn sample_visible<T: Float>(
 /// `2^-32`: turns a `u32` into a uniform in `[0, 1)`.
 const U32_SCALE: f64 = 1.0 / 4_294_967_296.0;
 
-/// Defines a private function over `T: Float` that runs its body compiled for AVX-512 or
-/// AVX2+FMA when the CPU has them (runtime check), else for the baseline target.
-macro_rules! avx_dispatch {
-    ($(#[$m:meta])* fn $name:ident<$T:ident>($($arg:ident : $ty:ty),*) $body:block) => {
-        $(#[$m])*
-        fn $name<$T: Float>($($arg: $ty),*) {
-            #[inline(always)]
-            fn inner<$T: Float>($($arg: $ty),*) $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                unsafe fn v512<$T: Float>($($arg: $ty),*) { inner($($arg),*) }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn v256<$T: Float>($($arg: $ty),*) { inner($($arg),*) }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: feature checked at run time.
-                    return unsafe { v512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: features checked at run time.
-                    return unsafe { v256($($arg),*) };
-                }
-            }
-            inner($($arg),*)
-        }
-    };
-}
+use crate::linalg::simd_dispatch as avx_dispatch;
 
 /// `softplus(z)` and `sigmoid(z)` sharing one `exp(-|z|)`.
 #[inline(always)]
