@@ -54,3 +54,5 @@ pub use tap::{TapOrder, TapSolver};
 pub mod hamiltonian;
 pub mod ising;
 pub use hamiltonian::EffectiveHamiltonian;
+pub mod stack;
+pub use stack::Stack;

@@ -13,6 +13,7 @@ pub mod eval;
 pub mod ising;
 pub mod npz;
 pub mod sample;
+pub mod stack;
 pub mod train;
 
 /// Restricted Boltzmann Machines trained by extended mean field (TAP) or CD/PCD, and the
@@ -44,6 +45,9 @@ enum Command {
     Ising(ising::IsingArgs),
     /// Many-body couplings of a model's effective visible (or hidden) Hamiltonian.
     Couplings(couplings::CouplingsArgs),
+    /// Stacked RBMs: greedy layer-wise training, per-layer free energies, RG-flow observables
+    /// (the Mehta-Schwab experiment on 2D Ising data).
+    Stack(stack::StackArgs),
 }
 
 /// Runs the parsed command.
@@ -58,5 +62,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sample(a) => sample::run(&a),
         Command::Ising(a) => ising::run(&a),
         Command::Couplings(a) => couplings::run(&a),
+        Command::Stack(a) => stack::run(&a),
     }
 }
