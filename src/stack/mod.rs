@@ -52,6 +52,7 @@ use crate::rbm::{Rbm, RbmParams};
 use crate::rng::{fill_uniform, stream_rng, Rng};
 use crate::train::{History, TrainConfig, Trainer};
 
+pub use dbn::MAX_DBN_UNITS;
 pub use experiment::{IsingExperiment, IsingReference, IsingRun};
 pub use free_energy::{CoarseSummary, FreeEnergyOptions, LayerFreeEnergy, LnZ, LnZMethod};
 pub use layout::{hungarian, CoarseLayout, Layout};
