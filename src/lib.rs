@@ -49,7 +49,7 @@ pub mod train;
 pub use error::{Error, Result};
 pub use faer;
 pub use float::Float;
-pub use rbm::{GibbsSampler, Rbm, RbmParams};
+pub use rbm::{GibbsSampler, Gradient, Rbm, RbmParams};
 pub use tap::{TapOrder, TapSolver};
 pub mod hamiltonian;
 pub mod ising;

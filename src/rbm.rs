@@ -289,6 +289,34 @@ pub(crate) fn sigmoid_col_bias<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
     }
 }
 
+/// A gradient (or an estimate of it) with the model's shapes: `W` (`nv x nh`), `a`, `b`.
+#[derive(Clone, Debug)]
+pub struct Gradient<T: Float = f64> {
+    /// `d/dW`.
+    pub w: Mat<T>,
+    /// `d/da`.
+    pub a: Vec<T>,
+    /// `d/db`.
+    pub b: Vec<T>,
+}
+
+impl<T: Float> Gradient<T> {
+    /// A zero gradient for a model of this shape.
+    pub fn zeros(n_visible: usize, n_hidden: usize) -> Self {
+        Gradient {
+            w: Mat::zeros(n_visible, n_hidden),
+            a: vec![T::of(0.0); n_visible],
+            b: vec![T::of(0.0); n_hidden],
+        }
+    }
+
+    /// True when every entry is finite.
+    pub fn is_finite(&self) -> bool {
+        self.a.iter().chain(&self.b).all(|x| x.is_finite())
+            && (0..self.w.ncols()).all(|j| self.w.col_as_slice(j).iter().all(|x| x.is_finite()))
+    }
+}
+
 /// Block Gibbs chains with preallocated buffers: `v -> h -> v`, one chain per row.
 ///
 /// ```

@@ -51,8 +51,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::linalg::{kernels, matmul};
-use crate::rbm::Rbm;
-use crate::train::phase::Gradient;
+use crate::rbm::{Gradient, Rbm};
 
 /// Magnetizations are clipped to `[CLIP, 1 - CLIP]` before any logarithm.
 ///

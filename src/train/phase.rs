@@ -1,39 +1,12 @@
 //! The negative-phase strategy interface: the training loop knows nothing about CD or TAP.
 
-use faer::{Mat, MatRef};
+use faer::MatRef;
 
 use crate::error::Result;
 use crate::float::Float;
+pub use crate::rbm::Gradient;
 use crate::rbm::Rbm;
 use crate::rng::Rng;
-
-/// A gradient (or an estimate of it) with the model's shapes: `W` (`nv x nh`), `a`, `b`.
-#[derive(Clone, Debug)]
-pub struct Gradient<T: Float = f64> {
-    /// `d/dW`.
-    pub w: Mat<T>,
-    /// `d/da`.
-    pub a: Vec<T>,
-    /// `d/db`.
-    pub b: Vec<T>,
-}
-
-impl<T: Float> Gradient<T> {
-    /// A zero gradient for a model of this shape.
-    pub fn zeros(n_visible: usize, n_hidden: usize) -> Self {
-        Gradient {
-            w: Mat::zeros(n_visible, n_hidden),
-            a: vec![T::of(0.0); n_visible],
-            b: vec![T::of(0.0); n_hidden],
-        }
-    }
-
-    /// True when every entry is finite.
-    pub fn is_finite(&self) -> bool {
-        self.a.iter().chain(&self.b).all(|x| x.is_finite())
-            && (0..self.w.ncols()).all(|j| self.w.col_as_slice(j).iter().all(|x| x.is_finite()))
-    }
-}
 
 /// What a negative phase reports about one minibatch (for the monitor).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
