@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -84,35 +85,64 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Saves a model (and its history) as versioned JSON, atomically.
-pub fn save_rbm<T: Float>(path: &Path, rbm: &Rbm<T>, history: Option<&History>) -> Result<()> {
-    save_model_file(path, &ModelFile::new(rbm, history))
+/// A kind of versioned JSON file: its name in messages, its `format` tag and the versions this
+/// build writes and reads. Every versioned file of emf-rbm (model, stack, history) is a JSON
+/// object with a string field `format` and an unsigned field `version`, read by
+/// [`read_versioned`] and written by [`write_versioned`].
+///
+/// ```
+/// use emf_rbm::persist::{FileKind, MODEL_FILE};
+/// assert_eq!(MODEL_FILE.name, "model file");
+/// assert!(MODEL_FILE.oldest <= MODEL_FILE.version);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct FileKind {
+    /// What the file is called in error messages (`model file`, `stack file`, ...).
+    pub name: &'static str,
+    /// The value of the file's `format` field.
+    pub format: &'static str,
+    /// The version this build writes.
+    pub version: u32,
+    /// The oldest version this build reads (older readable versions are upgraded by
+    /// `upgrade` before they are deserialised).
+    pub oldest: u32,
+    /// Rewrites the JSON of a file of version `from` (`oldest <= from < version`) into the
+    /// current layout; the error text says what could not be converted.
+    pub upgrade: fn(value: &mut serde_json::Value, from: u32) -> std::result::Result<(), String>,
 }
 
-/// Saves a [`ModelFile`] atomically.
-pub fn save_model_file(path: &Path, file: &ModelFile) -> Result<()> {
-    let json = serde_json::to_vec_pretty(file).map_err(|e| Error::Json {
-        path: path.into(),
-        source: e,
-    })?;
-    write_atomic(path, &json)
+/// No layout change to undo (for kinds whose readable versions all share one layout).
+pub fn no_upgrade(_: &mut serde_json::Value, _: u32) -> std::result::Result<(), String> {
+    Ok(())
 }
 
-/// Reads a model file, checking its format tag, version and shapes.
-pub fn load_model_file(path: &Path) -> Result<ModelFile> {
+/// Model files ([`ModelFile`]).
+pub const MODEL_FILE: FileKind = FileKind {
+    name: "model file",
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    oldest: 1,
+    upgrade: no_upgrade,
+};
+
+/// Reads a versioned JSON file of `kind`: checks the `format` tag and the version (errors name
+/// the kind, e.g. "stack file"), upgrades an older readable layout, then deserialises it.
+pub fn read_versioned<F: DeserializeOwned>(path: &Path, kind: &FileKind) -> Result<F> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
         path: path.into(),
         source: e,
     })?;
     match value.get("format").and_then(|f| f.as_str()) {
-        Some(MODEL_FORMAT) => {}
+        Some(f) if f == kind.format => {}
         other => {
             return Err(Error::format(
                 path,
                 "field `format`",
                 format!(
-                    "expected an emf-rbm model file (format \"{MODEL_FORMAT}\"), found {}",
+                    "expected an emf-rbm {} (format \"{}\"), found {}",
+                    kind.name,
+                    kind.format,
                     other.map_or("no format tag".to_string(), |s| format!("\"{s}\""))
                 ),
             ))
@@ -128,17 +158,55 @@ pub fn load_model_file(path: &Path) -> Result<ModelFile> {
                 "expected an unsigned integer version",
             )
         })?;
-    if version != MODEL_VERSION as u64 {
+    if !(kind.oldest as u64..=kind.version as u64).contains(&version) {
         return Err(Error::Version {
             path: path.into(),
+            kind: kind.name,
             found: version.min(u32::MAX as u64) as u32,
-            expected: MODEL_VERSION,
+            oldest: kind.oldest,
+            expected: kind.version,
         });
     }
-    let file: ModelFile = serde_json::from_value(value).map_err(|e| Error::Json {
+    if version < kind.version as u64 {
+        (kind.upgrade)(&mut value, version as u32).map_err(|what| {
+            Error::format(path, format!("{} version {version}", kind.name), what)
+        })?;
+        value["version"] = kind.version.into();
+    }
+    serde_json::from_value(value).map_err(|e| Error::Json {
+        path: path.into(),
+        source: e,
+    })
+}
+
+/// Writes `value` (which carries its own `format` and `version` fields) as JSON, atomically;
+/// `pretty` indents it (small files), otherwise it is compact (large weight arrays).
+pub fn write_versioned<F: Serialize>(path: &Path, value: &F, pretty: bool) -> Result<()> {
+    let json = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    }
+    .map_err(|e| Error::Json {
         path: path.into(),
         source: e,
     })?;
+    write_atomic(path, &json)
+}
+
+/// Saves a model (and its history) as versioned JSON, atomically.
+pub fn save_rbm<T: Float>(path: &Path, rbm: &Rbm<T>, history: Option<&History>) -> Result<()> {
+    save_model_file(path, &ModelFile::new(rbm, history))
+}
+
+/// Saves a [`ModelFile`] atomically.
+pub fn save_model_file(path: &Path, file: &ModelFile) -> Result<()> {
+    write_versioned(path, file, true)
+}
+
+/// Reads a model file, checking its format tag, version and shapes.
+pub fn load_model_file(path: &Path) -> Result<ModelFile> {
+    let file: ModelFile = read_versioned(path, &MODEL_FILE)?;
     file.rbm
         .to_rbm::<f64>()
         .map_err(|e| Error::format(path, "field `rbm`", e.to_string()))?;

@@ -43,7 +43,8 @@ fn wrong_version_format_and_shape_are_clear_errors() {
     match persist::load_rbm(&p) {
         Err(Error::Version {
             found: 99,
-            expected: 1,
+            expected: persist::MODEL_VERSION,
+            kind: "model file",
             ..
         }) => {}
         other => panic!("expected a version error, got {other:?}"),
@@ -79,4 +80,46 @@ fn npz_round_trip_and_errors() {
         .contains("w.npz"));
     fs::write(&p, b"not a zip").unwrap();
     assert!(persist::import_npz(&p).is_err());
+}
+
+#[test]
+fn version_errors_name_the_kind_of_file() {
+    use emf_rbm::stack::{Stack, STACK_FILE};
+    let d = tmpdir("kinds");
+    let rbm = Rbm::<f64>::random(4, 3, 0.3, &mut rng::rng(3)).unwrap();
+    let stack = Stack::from_layers(vec![rbm.clone()]).unwrap();
+    let p = d.join("s.json");
+    stack.save(&p).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    v["version"] = 99.into();
+    fs::write(&p, v.to_string()).unwrap();
+    let e = Stack::<f64>::load(&p).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("unsupported stack file version 99") && !msg.contains("model"),
+        "{msg}"
+    );
+    assert!(matches!(
+        e,
+        Error::Version {
+            kind: "stack file",
+            found: 99,
+            ..
+        }
+    ));
+    // A model file given where a stack file is expected (and the reverse) names both kinds.
+    let m = d.join("m.json");
+    persist::save_rbm(&m, &rbm, None).unwrap();
+    let msg = Stack::<f64>::load(&m).unwrap_err().to_string();
+    assert!(
+        msg.contains("expected an emf-rbm stack file") && msg.contains("\"emf-rbm-model\""),
+        "{msg}"
+    );
+    stack.save(&p).unwrap();
+    let msg = persist::load_rbm(&p).unwrap_err().to_string();
+    assert!(
+        msg.contains("expected an emf-rbm model file") && msg.contains("\"emf-rbm-stack\""),
+        "{msg}"
+    );
+    assert_eq!(STACK_FILE.name, "stack file");
 }

@@ -35,7 +35,6 @@ mod layout;
 mod rg;
 
 use std::fmt;
-use std::fs;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -47,7 +46,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::hamiltonian::EffectiveHamiltonian;
 use crate::linalg::matmul;
-use crate::persist::write_atomic;
+use crate::persist::{read_versioned, write_versioned, FileKind};
 use crate::rbm::{Rbm, RbmParams};
 use crate::rng::{fill_uniform, stream_rng, Rng};
 use crate::train::{History, TrainConfig, Trainer};
@@ -413,11 +412,7 @@ impl<T: Float> Stack<T> {
     /// Saves the whole stack (layers and history) as versioned JSON (compact: a 1600-400
     /// layer alone holds 640 000 weights), atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_vec(&self.to_file()).map_err(|e| Error::Json {
-            path: path.into(),
-            source: e,
-        })?;
-        write_atomic(path, &json)
+        write_versioned(path, &self.to_file(), false)
     }
 
     /// Loads a stack file written by [`save`](Self::save), checking its format tag, version,
@@ -450,47 +445,18 @@ impl<T: Float> Stack<T> {
     }
 }
 
+/// Stack files ([`StackFile`]).
+pub const STACK_FILE: FileKind = FileKind {
+    name: "stack file",
+    format: STACK_FORMAT,
+    version: STACK_VERSION,
+    oldest: 1,
+    upgrade: crate::persist::no_upgrade,
+};
+
 /// Reads and checks a stack file (format tag, version, shapes).
 pub fn load_stack_file(path: &Path) -> Result<StackFile> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
-        path: path.into(),
-        source: e,
-    })?;
-    match value.get("format").and_then(|f| f.as_str()) {
-        Some(STACK_FORMAT) => {}
-        other => {
-            return Err(Error::format(
-                path,
-                "field `format`",
-                format!(
-                    "expected an emf-rbm stack file (format \"{STACK_FORMAT}\"), found {}",
-                    other.map_or("no format tag".to_string(), |s| format!("\"{s}\""))
-                ),
-            ))
-        }
-    }
-    let version = value
-        .get("version")
-        .and_then(|v| v.as_u64())
-        .ok_or_else(|| {
-            Error::format(
-                path,
-                "field `version`",
-                "expected an unsigned integer version",
-            )
-        })?;
-    if version != STACK_VERSION as u64 {
-        return Err(Error::Version {
-            path: path.into(),
-            found: version.min(u32::MAX as u64) as u32,
-            expected: STACK_VERSION,
-        });
-    }
-    let file: StackFile = serde_json::from_value(value).map_err(|e| Error::Json {
-        path: path.into(),
-        source: e,
-    })?;
+    let file: StackFile = read_versioned(path, &STACK_FILE)?;
     check_chain(file.layers.iter().map(|p| (p.n_visible, p.n_hidden)))
         .map_err(|e| Error::format(path, "field `layers`", e.to_string()))?;
     Ok(file)
