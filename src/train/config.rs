@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::train::method::Method;
+use crate::train::optimizer::OptimizerKind;
 
 /// Learning-rate schedule over epochs (`epoch` counts from 0).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -103,6 +104,10 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Learning-rate schedule.
     pub schedule: Schedule,
+    /// The parameter-update rule (default [`OptimizerKind::Sgd`]); `momentum`, `l1` and `l2`
+    /// are its hyper-parameters.
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
     /// Momentum coefficient in [0, 1).
     pub momentum: f64,
     /// L1 penalty on `W` (added to the gradient as `-l1 sign(W)`).
@@ -129,6 +134,7 @@ impl TrainConfig {
                 batch_size: 20,
                 learning_rate: 0.05,
                 schedule: Schedule::Constant,
+                optimizer: OptimizerKind::Sgd,
                 momentum: 0.5,
                 l1: 0.0,
                 l2: 0.0,
@@ -217,6 +223,8 @@ impl TrainConfigBuilder {
         learning_rate: f64);
     setter!(/// Learning-rate schedule.
         schedule: Schedule);
+    setter!(/// The parameter-update rule.
+        optimizer: OptimizerKind);
     setter!(/// Momentum in [0, 1).
         momentum: f64);
     setter!(/// L1 penalty on W.

@@ -1,11 +1,11 @@
-//! The training loop: minibatch SGD with momentum and weight decay, any negative phase.
+//! The training loop: shuffled minibatches, a negative phase, an optimiser step, the monitor.
 
 use std::time::Instant;
 
 use faer::{Accum, Mat};
 use rand::seq::SliceRandom;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
 use crate::estimate::{exact, metrics};
 use crate::float::Float;
@@ -15,6 +15,7 @@ use crate::rng::{rng, stream_rng, Rng};
 use crate::train::config::TrainConfig;
 use crate::train::history::{EpochRecord, History};
 use crate::train::observer::Observer;
+use crate::train::optimizer::Optimizer;
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
 
 /// A trained model and the history of its training.
@@ -40,6 +41,7 @@ pub struct Trainer<T: Float = f64> {
     config: TrainConfig,
     observers: Vec<Box<dyn Observer<T>>>,
     phase: Option<Box<dyn NegativePhase<T>>>,
+    optimizer: Option<Box<dyn Optimizer<T>>>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -49,6 +51,7 @@ impl<T: Float> Trainer<T> {
             config,
             observers: Vec::new(),
             phase: None,
+            optimizer: None,
         }
     }
 
@@ -61,6 +64,13 @@ impl<T: Float> Trainer<T> {
     /// Uses a custom negative phase instead of the one `config.method` describes.
     pub fn with_negative_phase(mut self, phase: Box<dyn NegativePhase<T>>) -> Self {
         self.phase = Some(phase);
+        self
+    }
+
+    /// Uses a custom parameter-update rule instead of the one `config.optimizer` describes
+    /// (the configuration's `momentum`, `l1` and `l2` are then not used).
+    pub fn with_optimizer(mut self, optimizer: Box<dyn Optimizer<T>>) -> Self {
+        self.optimizer = Some(optimizer);
         self
     }
 
@@ -122,16 +132,21 @@ impl<T: Float> Trainer<T> {
             Some(p) => p,
             None => cfg.method.build::<T>(nv, nh, cfg.batch_size),
         };
+        let mut optimizer = match self.optimizer.take() {
+            Some(o) => o,
+            None => cfg
+                .optimizer
+                .build::<T>(cfg.momentum, cfg.l1, cfg.l2, nv, nh)?,
+        };
         let monitor = Monitor::new(&cfg, train, held_out);
 
         let n = train.n_samples();
         let bs = cfg.batch_size.min(n);
-        let n_batches = n.div_ceil(bs);
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut batches = Minibatches::new(n, bs)?;
+        let n_batches = batches.n_batches();
         let mut batch = Mat::<T>::zeros(bs, nv);
         let mut ph = Mat::<T>::zeros(bs, nh);
         let mut grad = Gradient::<T>::zeros(nv, nh);
-        let mut vel = Gradient::<T>::zeros(nv, nh);
 
         let mut history = History {
             config: cfg.clone(),
@@ -148,10 +163,10 @@ impl<T: Float> Trainer<T> {
         for epoch in 0..cfg.epochs {
             let t0 = Instant::now();
             let lr = cfg.schedule.rate(cfg.learning_rate, epoch, cfg.epochs);
-            order.shuffle(&mut train_rng);
+            batches.shuffle(&mut train_rng);
             let mut sweeps = (0usize, 0usize);
             let mut residual_max: Option<f64> = None;
-            for (step, idx) in order.chunks(bs).enumerate() {
+            for (step, idx) in batches.batches().enumerate() {
                 let rows = idx.len();
                 train.fill_batch(idx, batch.as_mut().subrows_mut(0, rows));
                 let v = batch.as_ref().subrows(0, rows);
@@ -179,7 +194,7 @@ impl<T: Float> Trainer<T> {
                         step,
                     });
                 }
-                apply_update(&mut rbm, &grad, &mut vel, lr, &cfg);
+                optimizer.step(&mut rbm, &grad, lr);
                 if !rbm.is_finite() {
                     return Err(Error::NonFinite {
                         what: "parameters".into(),
@@ -224,44 +239,6 @@ fn col_means<T: Float>(m: faer::MatRef<'_, T>, out: &mut [T]) {
     for (j, o) in out.iter_mut().enumerate() {
         let s: f64 = m.col(j).iter().map(|x| x.as_f64()).sum();
         *o = T::of(s * inv);
-    }
-}
-
-/// Momentum SGD step with L1/L2 decay on W:
-/// `vel <- momentum vel + lr (grad - l2 W - l1 sign W)`, `theta <- theta + vel`.
-fn apply_update<T: Float>(
-    rbm: &mut Rbm<T>,
-    grad: &Gradient<T>,
-    vel: &mut Gradient<T>,
-    lr: f64,
-    cfg: &TrainConfig,
-) {
-    let (mom, lr_t) = (T::of(cfg.momentum), T::of(lr));
-    let (l1, l2) = (T::of(cfg.l1), T::of(cfg.l2));
-    let zero = T::of(0.0);
-    for j in 0..rbm.n_hidden() {
-        let g = grad.w.col_as_slice(j);
-        let v = vel.w.col_as_slice_mut(j);
-        let w = rbm.w.col_as_slice_mut(j);
-        for ((wi, vi), &gi) in w.iter_mut().zip(v.iter_mut()).zip(g) {
-            let sign = if *wi > zero {
-                T::of(1.0)
-            } else if *wi < zero {
-                T::of(-1.0)
-            } else {
-                zero
-            };
-            *vi = mom * *vi + lr_t * (gi - l2 * *wi - l1 * sign);
-            *wi += *vi;
-        }
-    }
-    for ((p, v), &g) in rbm.a.iter_mut().zip(vel.a.iter_mut()).zip(&grad.a) {
-        *v = mom * *v + lr_t * g;
-        *p += *v;
-    }
-    for ((p, v), &g) in rbm.b.iter_mut().zip(vel.b.iter_mut()).zip(&grad.b) {
-        *v = mom * *v + lr_t * g;
-        *p += *v;
     }
 }
 
