@@ -16,8 +16,13 @@ use crate::train::History;
 
 /// The `format` tag of model files.
 pub const MODEL_FORMAT: &str = "emf-rbm-model";
-/// The model file version this build writes and reads.
-pub const MODEL_VERSION: u32 = 1;
+/// The model file version this build writes (it also reads version 1, whose history had
+/// untyped per-epoch extras; see [`MODEL_FILE`]).
+pub const MODEL_VERSION: u32 = 2;
+/// The `format` tag of history files.
+pub const HISTORY_FORMAT: &str = "emf-rbm-history";
+/// The history file version this build writes and reads.
+pub const HISTORY_VERSION: u32 = 1;
 
 /// The content of a model file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -116,14 +121,58 @@ pub fn no_upgrade(_: &mut serde_json::Value, _: u32) -> std::result::Result<(), 
     Ok(())
 }
 
-/// Model files ([`ModelFile`]).
+/// Model files ([`ModelFile`]). Version 1 files are read: their history (if any) is
+/// upgraded to the typed-metrics layout (per-epoch extras become scalar metrics).
 pub const MODEL_FILE: FileKind = FileKind {
     name: "model file",
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
     oldest: 1,
+    upgrade: upgrade_model,
+};
+
+fn upgrade_model(value: &mut serde_json::Value, from: u32) -> std::result::Result<(), String> {
+    match (from, value.get_mut("history")) {
+        (1, Some(h)) if !h.is_null() => crate::train::history::upgrade_history_v1(h),
+        _ => Ok(()),
+    }
+}
+
+/// History files written by [`save_history`] ([`HistoryFile`]).
+pub const HISTORY_FILE: FileKind = FileKind {
+    name: "history file",
+    format: HISTORY_FORMAT,
+    version: HISTORY_VERSION,
+    oldest: 1,
     upgrade: no_upgrade,
 };
+
+/// The content of a history file: a [`History`] with the format tag and version.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HistoryFile {
+    /// Always [`HISTORY_FORMAT`].
+    pub format: String,
+    /// [`HISTORY_VERSION`] of the writer.
+    pub version: u32,
+    /// The history.
+    #[serde(flatten)]
+    pub history: History,
+}
+
+/// Saves a training history as versioned JSON (indented), atomically.
+pub fn save_history(path: &Path, history: &History) -> Result<()> {
+    let file = HistoryFile {
+        format: HISTORY_FORMAT.into(),
+        version: HISTORY_VERSION,
+        history: history.clone(),
+    };
+    write_versioned(path, &file, true)
+}
+
+/// Reads a history file written by [`save_history`].
+pub fn load_history(path: &Path) -> Result<History> {
+    Ok(read_versioned::<HistoryFile>(path, &HISTORY_FILE)?.history)
+}
 
 /// Reads a versioned JSON file of `kind`: checks the `format` tag and the version (errors name
 /// the kind, e.g. "stack file"), upgrades an older readable layout, then deserialises it.
@@ -327,4 +376,108 @@ pub fn import_npz(path: &Path) -> Result<Rbm<f64>> {
     }
     .to_rbm()
     .map_err(|e| Error::format(path, "arrays", e.to_string()))
+}
+
+/// Serde helpers that keep non-finite floats apart from "absent" in JSON: a finite value is a
+/// JSON number; `+inf`, `-inf` and NaN are the strings `"inf"`, `"-inf"` and `"nan"`; `null`
+/// (for `Option<f64>`) means "not computed". Use with `#[serde(with = "...")]`.
+///
+/// ```
+/// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+/// struct S {
+///     #[serde(with = "emf_rbm::persist::json_float")]
+///     x: f64,
+///     #[serde(with = "emf_rbm::persist::json_float::option")]
+///     y: Option<f64>,
+/// }
+/// let s = S { x: f64::NEG_INFINITY, y: None };
+/// let text = serde_json::to_string(&s).unwrap();
+/// assert_eq!(text, r#"{"x":"-inf","y":null}"#);
+/// assert_eq!(serde_json::from_str::<S>(&text).unwrap(), s);
+/// let t: S = serde_json::from_str(r#"{"x":1.5,"y":"inf"}"#).unwrap();
+/// assert_eq!((t.x, t.y), (1.5, Some(f64::INFINITY)));
+/// ```
+pub mod json_float {
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Serializer;
+
+    /// The JSON form of `x`: a number when finite, else `"inf"`, `"-inf"` or `"nan"`.
+    pub fn to_json(x: f64) -> serde_json::Value {
+        if x.is_finite() {
+            serde_json::Value::from(x)
+        } else {
+            serde_json::Value::from(non_finite_name(x))
+        }
+    }
+
+    fn non_finite_name(x: f64) -> &'static str {
+        if x.is_nan() {
+            "nan"
+        } else if x > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        }
+    }
+
+    /// Serialises `x` (finite: a number; otherwise a string).
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else {
+            s.serialize_str(non_finite_name(*x))
+        }
+    }
+
+    struct FloatVisitor;
+
+    impl Visitor<'_> for FloatVisitor {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number or one of \"inf\", \"-inf\", \"nan\"")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            match v {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+            }
+        }
+    }
+
+    /// Deserialises a number or one of the strings above.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(FloatVisitor)
+    }
+
+    /// The same for `Option<f64>` (`null` = `None`).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serialises `None` as `null`, `Some(x)` as [`super::serialize`] does.
+        pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match x {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super")] f64);
+
+        /// Deserialises `null`, a number, or one of the strings above.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+        }
+    }
 }

@@ -32,6 +32,7 @@ pub mod decimation;
 mod experiment;
 mod free_energy;
 mod layout;
+mod report;
 mod rg;
 
 use std::fmt;
@@ -55,12 +56,13 @@ pub use dbn::MAX_DBN_UNITS;
 pub use experiment::{IsingExperiment, IsingReference, IsingRun};
 pub use free_energy::{CoarseSummary, FreeEnergyOptions, LayerFreeEnergy, LnZ, LnZMethod};
 pub use layout::{hungarian, CoarseLayout, Layout};
+pub use report::{RgFlow, StackReport};
 pub use rg::{LayerObservables, RgOptions};
 
 /// The `format` tag of stack files.
 pub const STACK_FORMAT: &str = "emf-rbm-stack";
-/// The stack file version this build writes and reads.
-pub const STACK_VERSION: u32 = 1;
+/// The stack file version this build writes (it also reads version 1, see [`STACK_FILE`]).
+pub const STACK_VERSION: u32 = 2;
 
 /// How the input of layer `l + 1` is made from the representation at level `l`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -445,14 +447,28 @@ impl<T: Float> Stack<T> {
     }
 }
 
-/// Stack files ([`StackFile`]).
+/// Stack files ([`StackFile`]). Version 1 files are read: their layer histories are
+/// upgraded to the typed-metrics layout.
 pub const STACK_FILE: FileKind = FileKind {
     name: "stack file",
     format: STACK_FORMAT,
     version: STACK_VERSION,
     oldest: 1,
-    upgrade: crate::persist::no_upgrade,
+    upgrade: upgrade_stack,
 };
+
+fn upgrade_stack(value: &mut serde_json::Value, from: u32) -> std::result::Result<(), String> {
+    let layers = value
+        .get_mut("history")
+        .and_then(|h| h.get_mut("layers"))
+        .and_then(|l| l.as_array_mut());
+    match (from, layers) {
+        (1, Some(layers)) => layers
+            .iter_mut()
+            .try_for_each(crate::train::history::upgrade_history_v1),
+        _ => Ok(()),
+    }
+}
 
 /// Reads and checks a stack file (format tag, version, shapes).
 pub fn load_stack_file(path: &Path) -> Result<StackFile> {
