@@ -123,3 +123,61 @@ fn version_errors_name_the_kind_of_file() {
     );
     assert_eq!(STACK_FILE.name, "stack file");
 }
+
+#[test]
+fn version_1_model_files_are_read_with_their_history_upgraded() {
+    use emf_rbm::data::Dataset;
+    use emf_rbm::train::metrics::{EmfConfig, MetricKind, MonitorConfig, TapLnZConfig};
+    use emf_rbm::train::{keys, TrainConfig, Trainer};
+    let d = tmpdir("v1");
+    let data = Dataset::digits().binarize(0.5).head(100);
+    let cfg = TrainConfig::builder()
+        .n_hidden(3)
+        .epochs(2)
+        .build()
+        .unwrap();
+    let fitted = Trainer::<f64>::new(cfg).fit(&data, None).unwrap();
+    let p = d.join("v2.json");
+    persist::save_rbm(&p, &fitted.rbm, Some(&fitted.history)).unwrap();
+    // Rewrite it in the version-1 layout: no optimizer, the old monitor fields, per-epoch
+    // `extra` numbers.
+    let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    v["version"] = 1.into();
+    let h = &mut v["history"];
+    h["config"].as_object_mut().unwrap().remove("optimizer");
+    h["config"]["monitor"] =
+        serde_json::json!({"every": 1, "subset": 1000, "exact_max_units": 15, "emf": true});
+    for r in h["epochs"].as_array_mut().unwrap() {
+        r["extra"] = serde_json::json!({"emf_log_likelihood": -3.5, "ln_z_tap2": 12.0});
+    }
+    let p1 = d.join("v1.json");
+    fs::write(&p1, v.to_string()).unwrap();
+    let f = persist::load_model_file(&p1).unwrap();
+    assert_eq!(f.version, persist::MODEL_VERSION);
+    assert_eq!(f.rbm::<f64>().unwrap(), fitted.rbm);
+    let h = f.history.unwrap();
+    let mut want = MonitorConfig::standard_metrics(15);
+    want.push(MetricKind::EmfLogLikelihood(EmfConfig::default()).into());
+    want.push(MetricKind::TapLnZ(TapLnZConfig::default()).into());
+    assert_eq!(h.config.monitor.metrics, want);
+    let last = h.last().unwrap();
+    assert_eq!(last.get(&keys::EMF_LOG_LIKELIHOOD), Some(-3.5));
+    // The old TAP number had no convergence record: it stays a plain number, not a TapValue.
+    assert!(last
+        .get(&keys::tap_ln_z(emf_rbm::tap::TapOrder::Tap2))
+        .is_none());
+    assert_eq!(
+        last.value("ln_z_tap2"),
+        Some(emf_rbm::train::MetricValue::Scalar(12.0))
+    );
+    assert_eq!(
+        last.log_likelihood_train,
+        fitted.history.last().unwrap().log_likelihood_train
+    );
+    // History files carry their own tag; a model file is not a history file.
+    let hp = d.join("h.json");
+    persist::save_history(&hp, &fitted.history).unwrap();
+    assert_eq!(persist::load_history(&hp).unwrap(), fitted.history);
+    let e = persist::load_history(&p).unwrap_err().to_string();
+    assert!(e.contains("expected an emf-rbm history file"), "{e}");
+}

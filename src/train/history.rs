@@ -254,3 +254,95 @@ pub(crate) fn upgrade_history_v1(h: &mut serde_json::Value) -> std::result::Resu
     *monitor = MonitorConfig::upgrade_v1(monitor)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::keys::{self, Estimate, TapValue};
+
+    #[test]
+    fn keys_address_fields_and_metrics_and_refuse_what_a_metric_may_not_write() {
+        let mut r = EpochRecord {
+            epoch: 3,
+            ..Default::default()
+        };
+        r.insert(&keys::FREE_ENERGY_TRAIN, -10.0).unwrap();
+        r.insert(&keys::FREE_ENERGY_HELD_OUT, -9.5).unwrap();
+        assert_eq!(r.free_energy_train, Some(-10.0));
+        assert_eq!(r.get(&keys::FREE_ENERGY_GAP), Some(0.5));
+        assert!(r.insert(&keys::FREE_ENERGY_GAP, 1.0).is_err());
+        assert!(r.insert(&keys::TRAIN_SECONDS, 1.0).is_err());
+        const WRONG: Key<Estimate> = Key::new("ln_z_exact");
+        let e = Estimate {
+            value: 1.0,
+            lower: 0.5,
+            upper: 2.0,
+            ess: 3.0,
+            runs: 4,
+        };
+        assert!(r.insert(&WRONG, e).is_err(), "a field holds a plain number");
+        // A value of another type under a key is not returned as the key's type.
+        const AS_TAP: Key<TapValue> = Key::new("ais_ln_z");
+        r.insert(&keys::AIS_LN_Z, e).unwrap();
+        assert_eq!(r.get(&AS_TAP), None);
+        assert_eq!(r.get(&keys::AIS_LN_Z), Some(e));
+        assert!(r.metrics.contains_key("ais_ln_z") && r.metrics.len() == 1);
+    }
+
+    #[test]
+    fn csv_spreads_structured_values_and_json_keeps_infinities() {
+        let mut r = EpochRecord {
+            epoch: 1,
+            ..Default::default()
+        };
+        r.insert(&keys::RECONSTRUCTION_ERROR, 0.25).unwrap();
+        let e = Estimate {
+            value: 1.5,
+            lower: f64::NEG_INFINITY,
+            upper: 2.0,
+            ess: 1.0,
+            runs: 2,
+        };
+        r.insert(&keys::AIS_LN_Z, e).unwrap();
+        let tap = TapValue {
+            value: None,
+            n_converged: 0,
+            n_particles: 7,
+            max_residual: 0.5,
+            note: Some("none converged".into()),
+        };
+        r.insert(&keys::tap_ln_z(crate::tap::TapOrder::Mf), tap)
+            .unwrap();
+        let h = History {
+            config: crate::train::TrainConfig::builder().build().unwrap(),
+            float: "f64".into(),
+            data: "x".into(),
+            epochs: vec![r.clone()],
+            train_seconds: 0.0,
+            epochs_trained: 1,
+        };
+        let csv = h.to_csv();
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "epoch,train_seconds,learning_rate,reconstruction_error,monitor_seconds,\
+             ais_ln_z,ais_ln_z_lower,ais_ln_z_upper,ais_ln_z_ess,ais_ln_z_runs,\
+             ln_z_mf,ln_z_mf_converged,ln_z_mf_particles,ln_z_mf_max_residual"
+        );
+        assert_eq!(
+            lines.next().unwrap(),
+            "1,0,0,0.25,0,1.5,-inf,2,1,2,,0,7,0.5"
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(
+            json.contains(r#""lower":"-inf""#) && json.contains(r#""value":null"#),
+            "{json}"
+        );
+        let back: EpochRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(h.series(&keys::AIS_LN_Z), [(1.0, 1.5)]);
+        assert!(h
+            .series(&keys::tap_ln_z(crate::tap::TapOrder::Mf))
+            .is_empty());
+    }
+}

@@ -248,6 +248,9 @@ pub struct EmfConfig {
     pub solver: SolverOptions,
 }
 
+// Explicit rather than derived: the EMF estimate is defined with the paper's solver, whatever
+// `SolverOptions::default` may become.
+#[allow(clippy::derivable_impls)]
 impl Default for EmfConfig {
     fn default() -> Self {
         EmfConfig {
@@ -563,5 +566,111 @@ impl MonitorConfigBuilder {
     pub fn build(self) -> Result<MonitorConfig> {
         self.cfg.validate()?;
         Ok(self.cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(c: &Cadence, epochs: usize, every: usize) -> Vec<usize> {
+        (1..=epochs)
+            .filter(|&e| c.is_due(e, epochs, every))
+            .collect()
+    }
+
+    #[test]
+    fn cadences_name_their_epochs_and_always_the_last() {
+        assert_eq!(due(&Cadence::Every(3), 10, 1), [3, 6, 9, 10]);
+        assert_eq!(due(&Cadence::Every(5), 10, 1), [5, 10]);
+        assert_eq!(due(&Cadence::Every(1), 3, 0), [1, 2, 3]);
+        assert_eq!(due(&Cadence::Monitor, 7, 2), [2, 4, 6, 7]);
+        assert_eq!(due(&Cadence::Monitor, 7, 0), Vec::<usize>::new());
+        assert_eq!(due(&Cadence::Epochs(vec![5, 2]), 6, 0), [2, 5, 6]);
+        assert!(Cadence::Every(0).validate(5).is_err());
+        assert!(Cadence::Epochs(vec![]).validate(5).is_err());
+        assert!(Cadence::Epochs(vec![0]).validate(5).is_err());
+        assert!(Cadence::Epochs(vec![6]).validate(5).is_err());
+        assert!(Cadence::Epochs(vec![5]).validate(5).is_ok());
+    }
+
+    #[test]
+    fn monitor_config_round_trips_through_json_and_checks_its_metrics() {
+        let cfg = MonitorConfig::builder()
+            .every(2)
+            .metric(MetricConfig {
+                at: Cadence::Epochs(vec![1, 3]),
+                kind: MetricKind::Ais(AisMetricConfig::default()),
+            })
+            .metric(MetricKind::TapLnZ(TapLnZConfig::default()))
+            .build()
+            .unwrap();
+        let text = serde_json::to_string(&cfg).unwrap();
+        assert!(
+            text.contains(r#""metric":"exact_log_likelihood","max_units":20"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""at":{"epochs":[1,3]},"metric":"ais""#),
+            "{text}"
+        );
+        let back: MonitorConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, cfg);
+        for bad in [
+            MetricKind::ExactLogLikelihood { max_units: 31 },
+            MetricKind::TapLnZ(TapLnZConfig {
+                starts: 0,
+                ..Default::default()
+            }),
+            MetricKind::EmfLogLikelihood(EmfConfig {
+                solver: SolverOptions {
+                    damping: 1.0,
+                    ..SolverOptions::paper()
+                },
+            }),
+            MetricKind::Ais(AisMetricConfig {
+                runs: 1,
+                ..Default::default()
+            }),
+            MetricKind::Ais(AisMetricConfig {
+                base_smoothing: 0.0,
+                ..Default::default()
+            }),
+        ] {
+            assert!(
+                MonitorConfig::builder()
+                    .metric(bad.clone())
+                    .build()
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+        // Two TAP metrics of different orders are fine; of the same order they clash.
+        let tap = |order| {
+            MetricKind::TapLnZ(TapLnZConfig {
+                order,
+                ..Default::default()
+            })
+        };
+        let ok = MonitorConfig::builder()
+            .metric(tap(TapOrder::Tap2))
+            .metric(tap(TapOrder::Tap3));
+        assert!(ok.build().is_ok());
+        let clash = MonitorConfig::builder()
+            .metric(tap(TapOrder::Tap2))
+            .metric(tap(TapOrder::Tap2));
+        assert!(clash.build().is_err());
+    }
+
+    #[test]
+    fn version_1_monitor_settings_become_the_equivalent_metrics() {
+        let v1 = serde_json::json!({"every": 3, "subset": 500, "exact_max_units": 12, "emf": true});
+        let cfg: MonitorConfig =
+            serde_json::from_value(MonitorConfig::upgrade_v1(&v1).unwrap()).unwrap();
+        assert_eq!((cfg.every, cfg.subset), (3, 500));
+        let mut want = MonitorConfig::standard_metrics(12);
+        want.push(MetricKind::EmfLogLikelihood(EmfConfig::default()).into());
+        want.push(MetricKind::TapLnZ(TapLnZConfig::default()).into());
+        assert_eq!(cfg.metrics, want);
     }
 }
