@@ -297,6 +297,9 @@ impl TrainingArgs {
 
     /// The training configuration of one run (checked).
     pub fn to_config(&self, n_hidden: usize, method: &Method) -> Result<TrainConfig> {
+        if self.epochs == 0 {
+            return Err(Error::param("epochs", "must be >= 1"));
+        }
         let schedule = match self.lr_decay {
             None => Schedule::Constant,
             Some(g) if g > 0.0 && g <= 1.0 => Schedule::Exponential { gamma: g },

@@ -69,7 +69,7 @@ pub struct TrainConfig {
     pub n_hidden: usize,
     /// Negative phase.
     pub method: Method,
-    /// Passes over the training data.
+    /// Passes over the training data (0: the initialised model, untrained).
     pub epochs: usize,
     /// Rows per minibatch (the last minibatch of an epoch may be smaller).
     pub batch_size: usize,
@@ -130,9 +130,6 @@ impl TrainConfig {
                 ))
             }
         };
-        if self.epochs == 0 {
-            return Err(Error::param("epochs", "must be >= 1"));
-        }
         if self.n_hidden == 0 {
             return Err(Error::param("n_hidden", "must be >= 1"));
         }
