@@ -1,16 +1,20 @@
 //! Side-by-side training of several negative phases on the same data, seed and budget, with
-//! the exact (or otherwise estimated) held-out log-likelihood as the referee. The `demo` and
-//! `compare` commands and the notebooks are thin layers over this module.
+//! the exact (or AIS-estimated) held-out log-likelihood as the referee. What each run
+//! measures is the base configuration's monitor ([`crate::train::metrics`]); the table, the
+//! plots and the saved files read it through typed keys ([`crate::train::keys`]). The `demo`
+//! and `compare` commands and the notebooks are thin layers over this module.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::estimate::ais::{Ais, AisBase, AisConfig};
 use crate::float::Float;
 use crate::plot::{LineChart, Mosaic};
-use crate::train::{EpochRecord, Fitted, Method, Observer, ProgressBar, TrainConfig, Trainer};
+use crate::tap::TapOrder;
+use crate::train::keys::{self, Key, MetricData};
+use crate::train::metrics::{EmfConfig, MetricKind, MonitorConfig, TapLnZConfig};
+use crate::train::{Fitted, Logger, Method, ProgressBar, TrainConfig, Trainer};
 
 /// One method's run within a [`Comparison`].
 #[derive(Clone, Debug)]
@@ -43,76 +47,14 @@ pub struct Comparison<T: Float = f64> {
     pub runs: Vec<MethodRun<T>>,
 }
 
-/// Options of [`compare_with`].
+/// Options of [`compare_with`] (how the runs are shown; what they measure is the base
+/// configuration's monitor, e.g. an AIS metric for models too large to enumerate).
 #[derive(Clone, Debug, Default)]
 pub struct CompareOptions {
     /// Draw a progress bar per method.
     pub progress: bool,
-    /// Estimate the held-out log-likelihood by AIS at these epochs (1-based; the last epoch
-    /// is always included when this is `Some`), for models too large for exact enumeration.
-    pub ais: Option<AisSchedule>,
-}
-
-/// When and how [`AisObserver`] runs.
-#[derive(Clone, Debug)]
-pub struct AisSchedule {
-    /// The AIS settings (temperatures, runs, seed).
-    pub config: AisConfig,
-    /// Epochs (1-based) at which to estimate.
-    pub epochs: Vec<usize>,
-}
-
-/// An observer that estimates `ln Z` by AIS at chosen epochs and records, in
-/// `EpochRecord::extra`: `ais_ln_z`, `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`,
-/// `ais_log_likelihood_held_out` and its interval `ais_log_likelihood_held_out_lower`/`_upper`.
-pub struct AisObserver<T: Float> {
-    ais: Ais,
-    base: AisBase,
-    held_out: faer::Mat<T>,
-    epochs: Vec<usize>,
-    last_epoch: usize,
-}
-
-impl<T: Float> AisObserver<T> {
-    /// AIS with base rates from `train` (smoothed pixel means), scoring `held_out`.
-    pub fn new(
-        schedule: &AisSchedule,
-        train: &Dataset,
-        held_out: &Dataset,
-        last_epoch: usize,
-    ) -> Result<Self> {
-        Ok(AisObserver {
-            ais: Ais::new(schedule.config.clone())?,
-            base: AisBase::from_data(train, 0.05)?,
-            held_out: held_out.to_mat::<T>(),
-            epochs: schedule.epochs.clone(),
-            last_epoch,
-        })
-    }
-}
-
-impl<T: Float> Observer<T> for AisObserver<T> {
-    fn on_epoch(&mut self, rbm: &crate::Rbm<T>, r: &mut EpochRecord) -> Result<()> {
-        if !(self.epochs.contains(&r.epoch) || r.epoch == self.last_epoch) {
-            return Ok(());
-        }
-        let est = self.ais.estimate(rbm, &self.base)?;
-        let ll = est.log_likelihood(rbm, self.held_out.as_ref())?;
-        for (k, v) in [
-            ("ais_ln_z", est.log_z),
-            ("ais_ln_z_lower", est.log_z_lower),
-            ("ais_ln_z_upper", est.log_z_upper),
-            ("ais_ess", est.ess),
-            ("ais_log_likelihood_held_out", ll.mean),
-            ("ais_log_likelihood_held_out_lower", ll.lower),
-            ("ais_log_likelihood_held_out_upper", ll.upper),
-        ] {
-            if v.is_finite() {
-                r.extra.insert(k.into(), v);
-            }
-        }
-        Ok(())
-    }
+    /// Log one line of metrics per monitored epoch (stderr).
+    pub log: bool,
 }
 
 /// Trains `base` once per method (only `method` changes; same seed, data and budget).
@@ -130,7 +72,7 @@ pub fn compare<T: Float>(
     compare_with(base, methods, train, held_out, &opts)
 }
 
-/// [`compare`] with options (AIS at chosen epochs, progress bars).
+/// [`compare`] with options (progress bars, logging).
 pub fn compare_with<T: Float>(
     base: &TrainConfig,
     methods: &[Method],
@@ -149,13 +91,12 @@ pub fn compare_with<T: Float>(
         let mut cfg = base.clone();
         cfg.method = m.clone();
         cfg.validate()?;
-        let epochs = cfg.epochs;
         let mut trainer = Trainer::<T>::new(cfg);
         if opts.progress {
             trainer = trainer.with_observer(ProgressBar::new(m.name()));
         }
-        if let Some(s) = &opts.ais {
-            trainer = trainer.with_observer(AisObserver::<T>::new(s, train, held_out, epochs)?);
+        if opts.log {
+            trainer = trainer.with_observer(Logger::stderr());
         }
         let t0 = Instant::now();
         let fitted = trainer.fit(train, Some(held_out))?;
@@ -177,16 +118,18 @@ pub fn compare_with<T: Float>(
 }
 
 impl<T: Float> Comparison<T> {
-    /// A plain-text table: method, held-out log-likelihood (exact when measured), the same
-    /// likelihood implied by the TAP2 ln Z estimate and the EMF estimate (when the monitor
-    /// recorded them), train time, wall time.
+    /// A plain-text table, one row per method, of the last record: the exact held-out
+    /// log-likelihood; the AIS one with its interval and effective sample size (`ESS e/M`);
+    /// the likelihood implied by the TAP2 ln Z estimate with its converged particles
+    /// (`(c/n)`; the value is `-` when none converged); the EMF estimate; train and wall
+    /// seconds. `-`: not measured.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<10} {:>14} {:>26} {:>14} {:>14} {:>10} {:>10}\n",
+            "{:<10} {:>14} {:>38} {:>22} {:>14} {:>10} {:>10}\n",
             "method",
             "held-out LL",
-            "AIS LL [3 s.e.]",
-            "TAP2-est. LL",
+            "AIS LL [3 s.e.] ESS",
+            "TAP2-est. LL (conv.)",
             "EMF LL",
             "train s",
             "wall s"
@@ -194,19 +137,30 @@ impl<T: Float> Comparison<T> {
         for r in &self.runs {
             let last = r.fitted.history.last();
             let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
-            let ais = last.and_then(|l| {
-                let m = l.metric("ais_log_likelihood_held_out")?;
-                let lo = l.metric("ais_log_likelihood_held_out_lower");
-                let hi = l.metric("ais_log_likelihood_held_out_upper");
-                Some(format!("{m:.2} [{}, {}]", f(lo), f(hi)))
-            });
+            let ais = last
+                .and_then(|l| l.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT))
+                .map_or("-".to_string(), |e| {
+                    format!(
+                        "{:.2} [{}, {}] ESS {:.0}/{}",
+                        e.value,
+                        f(Some(e.lower)),
+                        f(Some(e.upper)),
+                        e.ess,
+                        e.runs
+                    )
+                });
+            let tap = last
+                .and_then(|l| l.get(&keys::tap_log_likelihood_held_out(TapOrder::Tap2)))
+                .map_or("-".to_string(), |t| {
+                    format!("{} ({}/{})", f(t.value), t.n_converged, t.n_particles)
+                });
             s.push_str(&format!(
-                "{:<10} {:>14} {:>26} {:>14} {:>14} {:>10.2} {:>10.2}\n",
+                "{:<10} {:>14} {:>38} {:>22} {:>14} {:>10.2} {:>10.2}\n",
                 r.name,
-                f(last.and_then(|l| l.log_likelihood_held_out)),
-                ais.unwrap_or_else(|| "-".into()),
-                f(last.and_then(|l| l.metric("log_likelihood_tap2_held_out"))),
-                f(last.and_then(|l| l.metric("emf_log_likelihood"))),
+                f(last.and_then(|l| l.get(&keys::LOG_LIKELIHOOD_HELD_OUT))),
+                ais,
+                tap,
+                f(last.and_then(|l| l.get(&keys::EMF_LOG_LIKELIHOOD))),
                 r.train_seconds(),
                 r.wall_seconds
             ));
@@ -214,53 +168,75 @@ impl<T: Float> Comparison<T> {
         s
     }
 
-    /// A chart of `metric` (see [`EpochRecord::metric`](crate::train::EpochRecord::metric))
-    /// against epoch, one line per method.
-    pub fn chart(&self, metric: &str, y_label: &str) -> LineChart {
-        let mut c = LineChart::new(&format!("{metric} on {}", self.data), "epoch", y_label);
+    /// A chart of the metric `key` against epoch, one line per method.
+    pub fn chart<V: MetricData>(&self, key: &Key<V>, y_label: &str) -> LineChart {
+        let title = format!("{} on {}", key.name(), self.data);
+        let mut c = LineChart::new(&title, "epoch", y_label);
         for r in &self.runs {
-            c = c.series(&r.name, r.fitted.history.series(metric));
+            c = c.series(&r.name, r.fitted.history.series(key));
         }
         c
     }
 
-    /// A chart of `metric` against cumulative training time (seconds).
-    pub fn chart_vs_time(&self, metric: &str, y_label: &str) -> LineChart {
-        let mut c = LineChart::new(&format!("{metric} vs time"), "training time (s)", y_label);
+    /// A chart of the metric `key` against cumulative training time (seconds).
+    pub fn chart_vs_time<V: MetricData>(&self, key: &Key<V>, y_label: &str) -> LineChart {
+        let title = format!("{} vs time", key.name());
+        let mut c = LineChart::new(&title, "training time (s)", y_label);
         for r in &self.runs {
             let pts = r
                 .fitted
                 .history
                 .epochs
                 .iter()
-                .filter_map(|e| Some((e.train_seconds, e.metric(metric)?)))
+                .filter_map(|e| Some((e.train_seconds, e.get(key)?.into().point()?)))
                 .collect();
             c = c.series(&r.name, pts);
         }
         c
     }
 
-    /// Writes `ll_vs_epoch.png`, `ll_vs_time.png`, one `filters_<method>.png` per method
-    /// (when the data has an image shape) and `history_<method>.json`/`.csv` into `dir`.
-    /// Returns the files written.
+    /// Writes into `dir`: `table.txt`, `ll_vs_epoch.png` and `ll_vs_time.png` (the exact
+    /// held-out log-likelihood, else the AIS one, else the pseudo-likelihood), and per method
+    /// `model_<method>.json` (the trained model with its history, readable by
+    /// [`persist::load_model_file`](crate::persist::load_model_file)),
+    /// `history_<method>.json` / `.csv` and, when the data has an image shape,
+    /// `filters_<method>.png`. Returns the files written.
     pub fn save(&self, dir: &Path, image_shape: Option<(usize, usize)>) -> Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut files = Vec::new();
-        let metric = if self.runs.iter().any(|r| {
-            !r.fitted
-                .history
-                .series("log_likelihood_held_out")
-                .is_empty()
-        }) {
-            "log_likelihood_held_out"
+        let has = |name: &str| {
+            self.runs.iter().any(|r| {
+                r.fitted
+                    .history
+                    .epochs
+                    .iter()
+                    .any(|e| e.value(name).is_some())
+            })
+        };
+        let (epoch_chart, time_chart) = if has(keys::LOG_LIKELIHOOD_HELD_OUT.name()) {
+            let k = &keys::LOG_LIKELIHOOD_HELD_OUT;
+            (
+                self.chart(k, "nats per sample"),
+                self.chart_vs_time(k, "nats per sample"),
+            )
+        } else if has(keys::AIS_LOG_LIKELIHOOD_HELD_OUT.name()) {
+            let k = &keys::AIS_LOG_LIKELIHOOD_HELD_OUT;
+            (
+                self.chart(k, "nats per sample"),
+                self.chart_vs_time(k, "nats per sample"),
+            )
         } else {
-            "pseudo_log_likelihood"
+            let k = &keys::PSEUDO_LOG_LIKELIHOOD;
+            (
+                self.chart(k, "nats per sample"),
+                self.chart_vs_time(k, "nats per sample"),
+            )
         };
         let p = dir.join("ll_vs_epoch.png");
-        self.chart(metric, "nats per sample").save(&p)?;
+        epoch_chart.save(&p)?;
         files.push(p);
         let p = dir.join("ll_vs_time.png");
-        self.chart_vs_time(metric, "nats per sample").save(&p)?;
+        time_chart.save(&p)?;
         files.push(p);
         let p = dir.join("table.txt");
         crate::persist::write_atomic(&p, self.table().as_bytes())?;
@@ -273,12 +249,11 @@ impl<T: Float> Comparison<T> {
                 m.save(&p)?;
                 files.push(p);
             }
+            let p = dir.join(format!("model_{}.json", r.name));
+            crate::persist::save_rbm(&p, &r.fitted.rbm, Some(&r.fitted.history))?;
+            files.push(p);
             let p = dir.join(format!("history_{}.json", r.name));
-            let json = serde_json::to_vec_pretty(&r.fitted.history).map_err(|e| Error::Json {
-                path: p.clone(),
-                source: e,
-            })?;
-            crate::persist::write_atomic(&p, &json)?;
+            crate::persist::save_history(&p, &r.fitted.history)?;
             files.push(p);
             let p = dir.join(format!("history_{}.csv", r.name));
             crate::persist::write_atomic(&p, r.fitted.history.to_csv().as_bytes())?;
@@ -327,10 +302,12 @@ pub fn demo(cfg: &DemoConfig, progress: bool) -> Result<(Comparison<f64>, Datase
         .learning_rate(0.05)
         .momentum(0.5)
         .seed(cfg.seed)
-        .monitor(crate::train::MonitorConfig {
-            emf: true,
-            ..Default::default()
-        })
+        .monitor(
+            MonitorConfig::builder()
+                .metric(MetricKind::EmfLogLikelihood(EmfConfig::default()))
+                .metric(MetricKind::TapLnZ(TapLnZConfig::default()))
+                .build()?,
+        )
         .build()?;
     let cmp = compare::<f64>(&base, &cfg.methods, &train, &test, progress)?;
     Ok((cmp, train))

@@ -35,16 +35,21 @@ pub enum Error {
         /// Why the value was refused.
         reason: String,
     },
-    /// A model or history file written by an incompatible version of emf-rbm.
+    /// A versioned file (model, stack, history...) written by an incompatible version of
+    /// emf-rbm.
     #[error(
-        "{path}: unsupported model file version {found} (this build reads version {expected})"
+        "{path}: unsupported {kind} version {found} (this build reads versions {oldest} to {expected})"
     )]
     Version {
         /// The file.
         path: PathBuf,
+        /// What kind of file it is (`model file`, `stack file`, `history file`).
+        kind: &'static str,
         /// Version found in the file.
         found: u32,
-        /// Version this build understands.
+        /// Oldest version this build reads.
+        oldest: u32,
+        /// Version this build writes (the newest it reads).
         expected: u32,
     },
     /// NaN or infinity appeared during training.

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -15,8 +16,13 @@ use crate::train::History;
 
 /// The `format` tag of model files.
 pub const MODEL_FORMAT: &str = "emf-rbm-model";
-/// The model file version this build writes and reads.
-pub const MODEL_VERSION: u32 = 1;
+/// The model file version this build writes (it also reads version 1, whose history had
+/// untyped per-epoch extras; see [`MODEL_FILE`]).
+pub const MODEL_VERSION: u32 = 2;
+/// The `format` tag of history files.
+pub const HISTORY_FORMAT: &str = "emf-rbm-history";
+/// The history file version this build writes and reads.
+pub const HISTORY_VERSION: u32 = 1;
 
 /// The content of a model file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -84,35 +90,108 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Saves a model (and its history) as versioned JSON, atomically.
-pub fn save_rbm<T: Float>(path: &Path, rbm: &Rbm<T>, history: Option<&History>) -> Result<()> {
-    save_model_file(path, &ModelFile::new(rbm, history))
+/// A kind of versioned JSON file: its name in messages, its `format` tag and the versions this
+/// build writes and reads. Every versioned file of emf-rbm (model, stack, history) is a JSON
+/// object with a string field `format` and an unsigned field `version`, read by
+/// [`read_versioned`] and written by [`write_versioned`].
+///
+/// ```
+/// use emf_rbm::persist::{FileKind, MODEL_FILE};
+/// assert_eq!(MODEL_FILE.name, "model file");
+/// assert!(MODEL_FILE.oldest <= MODEL_FILE.version);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct FileKind {
+    /// What the file is called in error messages (`model file`, `stack file`, ...).
+    pub name: &'static str,
+    /// The value of the file's `format` field.
+    pub format: &'static str,
+    /// The version this build writes.
+    pub version: u32,
+    /// The oldest version this build reads (older readable versions are upgraded by
+    /// `upgrade` before they are deserialised).
+    pub oldest: u32,
+    /// Rewrites the JSON of a file of version `from` (`oldest <= from < version`) into the
+    /// current layout; the error text says what could not be converted.
+    pub upgrade: fn(value: &mut serde_json::Value, from: u32) -> std::result::Result<(), String>,
 }
 
-/// Saves a [`ModelFile`] atomically.
-pub fn save_model_file(path: &Path, file: &ModelFile) -> Result<()> {
-    let json = serde_json::to_vec_pretty(file).map_err(|e| Error::Json {
-        path: path.into(),
-        source: e,
-    })?;
-    write_atomic(path, &json)
+/// No layout change to undo (for kinds whose readable versions all share one layout).
+pub fn no_upgrade(_: &mut serde_json::Value, _: u32) -> std::result::Result<(), String> {
+    Ok(())
 }
 
-/// Reads a model file, checking its format tag, version and shapes.
-pub fn load_model_file(path: &Path) -> Result<ModelFile> {
+/// Model files ([`ModelFile`]). Version 1 files are read: their history (if any) is
+/// upgraded to the typed-metrics layout (per-epoch extras become scalar metrics).
+pub const MODEL_FILE: FileKind = FileKind {
+    name: "model file",
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    oldest: 1,
+    upgrade: upgrade_model,
+};
+
+fn upgrade_model(value: &mut serde_json::Value, from: u32) -> std::result::Result<(), String> {
+    match (from, value.get_mut("history")) {
+        (1, Some(h)) if !h.is_null() => crate::train::history::upgrade_history_v1(h),
+        _ => Ok(()),
+    }
+}
+
+/// History files written by [`save_history`] ([`HistoryFile`]).
+pub const HISTORY_FILE: FileKind = FileKind {
+    name: "history file",
+    format: HISTORY_FORMAT,
+    version: HISTORY_VERSION,
+    oldest: 1,
+    upgrade: no_upgrade,
+};
+
+/// The content of a history file: a [`History`] with the format tag and version.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HistoryFile {
+    /// Always [`HISTORY_FORMAT`].
+    pub format: String,
+    /// [`HISTORY_VERSION`] of the writer.
+    pub version: u32,
+    /// The history.
+    #[serde(flatten)]
+    pub history: History,
+}
+
+/// Saves a training history as versioned JSON (indented), atomically.
+pub fn save_history(path: &Path, history: &History) -> Result<()> {
+    let file = HistoryFile {
+        format: HISTORY_FORMAT.into(),
+        version: HISTORY_VERSION,
+        history: history.clone(),
+    };
+    write_versioned(path, &file, true)
+}
+
+/// Reads a history file written by [`save_history`].
+pub fn load_history(path: &Path) -> Result<History> {
+    Ok(read_versioned::<HistoryFile>(path, &HISTORY_FILE)?.history)
+}
+
+/// Reads a versioned JSON file of `kind`: checks the `format` tag and the version (errors name
+/// the kind, e.g. "stack file"), upgrades an older readable layout, then deserialises it.
+pub fn read_versioned<F: DeserializeOwned>(path: &Path, kind: &FileKind) -> Result<F> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
         path: path.into(),
         source: e,
     })?;
     match value.get("format").and_then(|f| f.as_str()) {
-        Some(MODEL_FORMAT) => {}
+        Some(f) if f == kind.format => {}
         other => {
             return Err(Error::format(
                 path,
                 "field `format`",
                 format!(
-                    "expected an emf-rbm model file (format \"{MODEL_FORMAT}\"), found {}",
+                    "expected an emf-rbm {} (format \"{}\"), found {}",
+                    kind.name,
+                    kind.format,
                     other.map_or("no format tag".to_string(), |s| format!("\"{s}\""))
                 ),
             ))
@@ -128,17 +207,55 @@ pub fn load_model_file(path: &Path) -> Result<ModelFile> {
                 "expected an unsigned integer version",
             )
         })?;
-    if version != MODEL_VERSION as u64 {
+    if !(kind.oldest as u64..=kind.version as u64).contains(&version) {
         return Err(Error::Version {
             path: path.into(),
+            kind: kind.name,
             found: version.min(u32::MAX as u64) as u32,
-            expected: MODEL_VERSION,
+            oldest: kind.oldest,
+            expected: kind.version,
         });
     }
-    let file: ModelFile = serde_json::from_value(value).map_err(|e| Error::Json {
+    if version < kind.version as u64 {
+        (kind.upgrade)(&mut value, version as u32).map_err(|what| {
+            Error::format(path, format!("{} version {version}", kind.name), what)
+        })?;
+        value["version"] = kind.version.into();
+    }
+    serde_json::from_value(value).map_err(|e| Error::Json {
+        path: path.into(),
+        source: e,
+    })
+}
+
+/// Writes `value` (which carries its own `format` and `version` fields) as JSON, atomically;
+/// `pretty` indents it (small files), otherwise it is compact (large weight arrays).
+pub fn write_versioned<F: Serialize>(path: &Path, value: &F, pretty: bool) -> Result<()> {
+    let json = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    }
+    .map_err(|e| Error::Json {
         path: path.into(),
         source: e,
     })?;
+    write_atomic(path, &json)
+}
+
+/// Saves a model (and its history) as versioned JSON, atomically.
+pub fn save_rbm<T: Float>(path: &Path, rbm: &Rbm<T>, history: Option<&History>) -> Result<()> {
+    save_model_file(path, &ModelFile::new(rbm, history))
+}
+
+/// Saves a [`ModelFile`] atomically.
+pub fn save_model_file(path: &Path, file: &ModelFile) -> Result<()> {
+    write_versioned(path, file, true)
+}
+
+/// Reads a model file, checking its format tag, version and shapes.
+pub fn load_model_file(path: &Path) -> Result<ModelFile> {
+    let file: ModelFile = read_versioned(path, &MODEL_FILE)?;
     file.rbm
         .to_rbm::<f64>()
         .map_err(|e| Error::format(path, "field `rbm`", e.to_string()))?;
@@ -259,4 +376,108 @@ pub fn import_npz(path: &Path) -> Result<Rbm<f64>> {
     }
     .to_rbm()
     .map_err(|e| Error::format(path, "arrays", e.to_string()))
+}
+
+/// Serde helpers that keep non-finite floats apart from "absent" in JSON: a finite value is a
+/// JSON number; `+inf`, `-inf` and NaN are the strings `"inf"`, `"-inf"` and `"nan"`; `null`
+/// (for `Option<f64>`) means "not computed". Use with `#[serde(with = "...")]`.
+///
+/// ```
+/// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+/// struct S {
+///     #[serde(with = "emf_rbm::persist::json_float")]
+///     x: f64,
+///     #[serde(with = "emf_rbm::persist::json_float::option")]
+///     y: Option<f64>,
+/// }
+/// let s = S { x: f64::NEG_INFINITY, y: None };
+/// let text = serde_json::to_string(&s).unwrap();
+/// assert_eq!(text, r#"{"x":"-inf","y":null}"#);
+/// assert_eq!(serde_json::from_str::<S>(&text).unwrap(), s);
+/// let t: S = serde_json::from_str(r#"{"x":1.5,"y":"inf"}"#).unwrap();
+/// assert_eq!((t.x, t.y), (1.5, Some(f64::INFINITY)));
+/// ```
+pub mod json_float {
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Serializer;
+
+    /// The JSON form of `x`: a number when finite, else `"inf"`, `"-inf"` or `"nan"`.
+    pub fn to_json(x: f64) -> serde_json::Value {
+        if x.is_finite() {
+            serde_json::Value::from(x)
+        } else {
+            serde_json::Value::from(non_finite_name(x))
+        }
+    }
+
+    fn non_finite_name(x: f64) -> &'static str {
+        if x.is_nan() {
+            "nan"
+        } else if x > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        }
+    }
+
+    /// Serialises `x` (finite: a number; otherwise a string).
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else {
+            s.serialize_str(non_finite_name(*x))
+        }
+    }
+
+    struct FloatVisitor;
+
+    impl Visitor<'_> for FloatVisitor {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a number or one of \"inf\", \"-inf\", \"nan\"")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            match v {
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                "nan" => Ok(f64::NAN),
+                other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+            }
+        }
+    }
+
+    /// Deserialises a number or one of the strings above.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(FloatVisitor)
+    }
+
+    /// The same for `Option<f64>` (`null` = `None`).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serialises `None` as `null`, `Some(x)` as [`super::serialize`] does.
+        pub fn serialize<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+            match x {
+                Some(v) => super::serialize(v, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super")] f64);
+
+        /// Deserialises `null`, a number, or one of the strings above.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+            Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
+        }
+    }
 }

@@ -1,7 +1,18 @@
-//! End-to-end: the `emf-rbm` binary as a user runs it.
+//! End-to-end: the `emf-rbm` binary as a user runs it. Its numbers are the library's for the
+//! same data and settings (the same trained weights, the same evaluation of a saved model),
+//! every bad value is refused before any work, and infinity is told apart from "not computed".
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use emf_rbm::data::Dataset;
+use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
+use emf_rbm::estimate::{exact, metrics};
+use emf_rbm::tap::{self, SolverOptions, TapOrder};
+use emf_rbm::train::metrics::{EmfConfig, MetricKind, MonitorConfig, TapLnZConfig};
+use emf_rbm::train::{keys, History, Method, TrainConfig, Trainer};
+use emf_rbm::{persist, rng, Rbm};
+use serde_json::Value;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_emf-rbm"))
@@ -13,187 +24,478 @@ fn tmpdir(name: &str) -> PathBuf {
     d
 }
 
-#[test]
-fn train_then_eval_export_import_sample_on_builtin_digits() {
-    let d = tmpdir("e2e");
-    let model = d.join("m.json");
-    let out = bin()
-        .args([
-            "train", "--data", "digits", "--hidden", "12", "--method", "pcd1", "--epochs", "3",
-            "--seed", "5", "--log", "--out",
-        ])
-        .arg(&model)
-        .output()
-        .unwrap();
+fn run_ok(c: &mut Command) -> Output {
+    let out = c.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs a command that must fail with exit code 1 (a checked error, not a usage error or a
+/// panic) and returns its stderr.
+fn run_err(args: &[&str]) -> String {
+    let out = bin().args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+}
+
+/// The history without its wall-clock figures (the only part that differs between runs).
+fn without_times(h: &History) -> History {
+    let mut h = h.clone();
+    h.train_seconds = 0.0;
+    for r in &mut h.epochs {
+        r.train_seconds = 0.0;
+        r.monitor_seconds = 0.0;
+    }
+    h
+}
+
+/// The digits as the CLI reads them with its defaults (`--binarize 0.5`, `--held-out 0.1`).
+fn digits_split(seed: u64) -> (Dataset, Dataset) {
+    Dataset::digits().binarize(0.5).split(0.1, seed).unwrap()
+}
+
+fn train_pcd(dir: &Path) -> PathBuf {
+    let model = dir.join("m.json");
+    let out = run_ok(
+        bin()
+            .args([
+                "train", "--data", "digits", "--hidden", "12", "--method", "pcd1", "--epochs", "3",
+                "--seed", "5", "--log", "--out",
+            ])
+            .arg(&model),
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("held-out LL"));
+    model
+}
 
-    let out = bin()
-        .args(["eval", "--json", "--data", "digits"])
-        .arg(&model)
-        .output()
+#[test]
+fn train_saves_exactly_the_model_the_library_trains_with_the_documented_defaults() {
+    let d = tmpdir("train");
+    let model = train_pcd(&d);
+    let file = persist::load_model_file(&model).unwrap();
+    // The documented defaults: lr 0.05, batch 20, momentum 0.5, no decay, sigma 0.01, the
+    // standard monitor; data binarised at 0.5 with 10 % held out, split by the seed.
+    let cfg = TrainConfig::builder()
+        .n_hidden(12)
+        .method(Method::Pcd { k: 1, chains: None })
+        .epochs(3)
+        .seed(5)
+        .build()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (train, test) = digits_split(5);
+    let lib = Trainer::<f64>::new(cfg).fit(&train, Some(&test)).unwrap();
+    assert_eq!(
+        file.rbm::<f64>().unwrap(),
+        lib.rbm,
+        "same weights, bit for bit"
     );
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
-    assert_eq!(v["n_visible"], 64);
-    assert_eq!(v["n_hidden"], 12);
-    let f = v["mean_free_energy"].as_f64().unwrap();
-    let ln_z = v["ln_z_exact"].as_f64().unwrap();
-    let ll = v["log_likelihood_exact"].as_f64().unwrap();
-    assert!((ll - (-f - ln_z)).abs() < 1e-9);
-    assert!(ll < 0.0 && ll > -40.0, "{ll}");
+    let h = file.history.unwrap();
+    assert_eq!(without_times(&h), without_times(&lib.history));
+    // The held-out likelihood recorded is the exact one of the saved model.
+    let ll = exact::mean_log_likelihood(&lib.rbm, test.to_mat::<f64>().as_ref()).unwrap();
+    assert!((h.last().unwrap().log_likelihood_held_out.unwrap() - ll).abs() < 1e-10);
+}
 
-    // Model-only evaluation.
-    let out = bin().args(["eval", "--json"]).arg(&model).output().unwrap();
-    let v2: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+#[test]
+fn eval_reports_the_librarys_numbers_for_the_saved_model() {
+    let d = tmpdir("eval");
+    let model = train_pcd(&d);
+    let rbm = persist::load_rbm(&model).unwrap();
+    let v = json_of(&run_ok(
+        bin()
+            .args(["eval", "--json", "--data", "digits"])
+            .arg(&model),
+    ));
+    assert_eq!(
+        (v["n_visible"].as_u64(), v["n_hidden"].as_u64()),
+        (Some(64), Some(12))
+    );
+    // eval scores the whole data set when it has no test part, binarised at 0.5.
+    let data = Dataset::digits().binarize(0.5);
+    let x = data.to_mat::<f64>();
+    let ln_z = exact::log_partition(&rbm).unwrap();
+    let f = metrics::mean_free_energy(&rbm, x.as_ref());
+    let num = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k}: {}", v[k]));
+    assert_eq!(num("ln_z_exact"), ln_z);
+    assert_eq!(num("mean_free_energy"), f);
+    assert_eq!(num("log_likelihood_exact"), -f - ln_z);
+    assert_eq!(
+        num("reconstruction_error"),
+        metrics::reconstruction_error(&rbm, x.as_ref())
+    );
+    let pll = metrics::pseudo_log_likelihood(&rbm, x.as_ref(), &mut rng::rng(0));
+    assert_eq!(num("pseudo_log_likelihood"), pll);
+    let emf = tap::emf_log_likelihood(&rbm, x.as_ref(), &SolverOptions::paper()).unwrap();
+    let emf = emf.iter().sum::<f64>() / emf.len() as f64;
+    assert_eq!(num("emf_log_likelihood"), emf);
+    assert_eq!(v["tap_starts"], 200);
+    for order in TapOrder::ALL {
+        let k = order.name();
+        let est = tap::log_partition(
+            &rbm,
+            order,
+            x.as_ref().subrows(0, 200),
+            &SolverOptions::converged(),
+        )
+        .unwrap();
+        assert_eq!(v[format!("ln_z_{k}_converged")], est.n_converged, "{k}");
+        assert_eq!(v[format!("ln_z_{k}_particles")], 200, "{k}");
+        if est.n_converged > 0 {
+            assert_eq!(num(&format!("ln_z_{k}")), est.ln_z, "{k}");
+            assert_eq!(num(&format!("log_likelihood_{k}")), -f - est.ln_z, "{k}");
+        } else {
+            assert!(v[format!("ln_z_{k}")].is_null(), "{k}: {v}");
+            assert!(v[format!("ln_z_{k}_note")].is_string(), "{k}: {v}");
+        }
+    }
+    assert!(v["ais_ln_z"].is_null(), "AIS was not asked for");
+
+    // Model-only evaluation: the same exact ln Z, nothing data-dependent.
+    let v2 = json_of(&run_ok(bin().args(["eval", "--json"]).arg(&model)));
     assert_eq!(v2["ln_z_exact"], v["ln_z_exact"]);
-    assert!(v2["mean_free_energy"].is_null());
+    assert!(v2["mean_free_energy"].is_null() && v2["log_likelihood_exact"].is_null());
 
-    // NPZ export -> import gives the same model.
+    // AIS: the library's estimate for the same seed and settings, bracketing the exact ln Z.
+    let v3 = json_of(&run_ok(
+        bin()
+            .args([
+                "eval",
+                "--json",
+                "--data",
+                "digits",
+                "--ais",
+                "--ais-runs",
+                "20",
+            ])
+            .args(["--ais-betas", "1000", "--seed", "3"])
+            .arg(&model),
+    ));
+    let cfg = AisConfig {
+        schedule: BetaSchedule::Count(1000),
+        runs: 20,
+        seed: 3,
+        ..AisConfig::default()
+    };
+    let est = Ais::new(cfg)
+        .unwrap()
+        .estimate(&rbm, &AisBase::from_data(&data, 0.05).unwrap())
+        .unwrap();
+    let ll = est.log_likelihood(&rbm, x.as_ref()).unwrap();
+    let n3 = |k: &str| v3[k].as_f64().unwrap_or_else(|| panic!("{k}: {}", v3[k]));
+    assert_eq!(n3("ais_ln_z"), est.log_z);
+    assert_eq!(n3("ais_ess"), est.ess);
+    assert_eq!(
+        (n3("ais_ln_z_lower"), n3("ais_ln_z_upper")),
+        (est.log_z_lower, est.log_z_upper)
+    );
+    assert_eq!(n3("ais_log_likelihood"), ll.mean);
+    assert_eq!(v3["ais_runs"], 20);
+    assert_eq!(v3["ais_betas"], 1000);
+    assert!(est.log_z_lower <= ln_z && ln_z <= est.log_z_upper);
+}
+
+#[test]
+fn export_import_and_sample_round_trip() {
+    let d = tmpdir("npz");
+    let model = train_pcd(&d);
     let npz = d.join("m.npz");
     let model2 = d.join("m2.json");
-    assert!(bin()
-        .arg("export")
-        .arg(&model)
-        .arg("--npz")
-        .arg(&npz)
-        .status()
-        .unwrap()
-        .success());
-    assert!(bin()
-        .args(["import", "--npz"])
-        .arg(&npz)
-        .arg("--out")
-        .arg(&model2)
-        .status()
-        .unwrap()
-        .success());
-    let a = emf_rbm::persist::load_rbm(&model).unwrap();
-    let b = emf_rbm::persist::load_rbm(&model2).unwrap();
-    assert_eq!(a, b);
-
+    run_ok(bin().arg("export").arg(&model).arg("--npz").arg(&npz));
+    run_ok(
+        bin()
+            .args(["import", "--npz"])
+            .arg(&npz)
+            .arg("--out")
+            .arg(&model2),
+    );
+    assert_eq!(
+        persist::load_rbm(&model).unwrap(),
+        persist::load_rbm(&model2).unwrap()
+    );
     let png = d.join("s.png");
-    let out = bin()
-        .arg("sample")
-        .arg(&model)
-        .args(["--chains", "16", "--steps", "50", "--out"])
-        .arg(&png)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        bin()
+            .arg("sample")
+            .arg(&model)
+            .args(["--chains", "16", "--steps", "50", "--out"])
+            .arg(&png),
     );
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
 }
 
 #[test]
-fn bad_arguments_give_usage_errors() {
-    let out = bin().args(["train", "--hidden", "abc"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'abc'"));
-    let out = bin().args(["train", "--method", "foo"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown method"));
-    let out = bin().args(["frobnicate"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    // Bad input files are reported with their name and a non-zero exit, not a panic.
+fn infinite_values_are_told_apart_from_values_not_computed() {
+    // A strongly coupled model and two AIS runs over 3 temperatures: the lower end of the
+    // interval of Z is not positive, so ln Z's lower end is -inf and the likelihood's upper
+    // end +inf. Those are computed values ("-inf", "inf"); what was not asked for is null.
+    let d = tmpdir("inf");
+    let data = Dataset::digits().binarize(0.5);
+    let cfg = AisConfig {
+        schedule: BetaSchedule::Count(3),
+        runs: 2,
+        seed: 0,
+        ..AisConfig::default()
+    };
+    let base = AisBase::from_data(&data, 0.05).unwrap();
+    // The first seed whose model gives that case (deterministic).
+    let (rbm, est) = (1..100)
+        .map(|s| {
+            let rbm = Rbm::<f64>::random(64, 10, 2.0, &mut rng::rng(s)).unwrap();
+            let est = Ais::new(cfg.clone())
+                .unwrap()
+                .estimate(&rbm, &base)
+                .unwrap();
+            (rbm, est)
+        })
+        .find(|(_, e)| e.log_z_lower == f64::NEG_INFINITY)
+        .expect("a model with a non-positive lower end of Z");
+    let model = d.join("strong.json");
+    persist::save_rbm(&model, &rbm, None).unwrap();
+    assert_eq!(
+        est.log_z_lower,
+        f64::NEG_INFINITY,
+        "the case this test is about"
+    );
+    let args = [
+        "eval",
+        "--json",
+        "--data",
+        "digits",
+        "--ais",
+        "--ais-runs",
+        "2",
+    ];
+    let v = json_of(&run_ok(
+        bin().args(args).args(["--ais-betas", "3"]).arg(&model),
+    ));
+    assert_eq!(v["ais_ln_z_lower"], "-inf", "{v}");
+    assert_eq!(v["ais_log_likelihood_upper"], "inf", "{v}");
+    assert_eq!(v["ais_ln_z"].as_f64(), Some(est.log_z));
+    let v = json_of(&run_ok(
+        bin()
+            .args(["eval", "--json", "--exact-max", "5"])
+            .arg(&model),
+    ));
+    for k in [
+        "ln_z_exact",
+        "ais_ln_z_lower",
+        "ais_log_likelihood_upper",
+        "mean_free_energy",
+    ] {
+        assert!(v[k].is_null(), "{k} was not computed: {v}");
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_before_any_work() {
+    // Usage errors (exit 2) from the parser.
+    for (args, needle) in [
+        (&["train", "--hidden", "abc"][..], "invalid value 'abc'"),
+        (&["train", "--method", "foo"][..], "unknown method"),
+        (&["train", "--ais", "--ais-betas", "2"][..], "at least 3"),
+        (&["train", "--tap", "tap4"][..], "unknown TAP order"),
+        (&["frobnicate"][..], ""),
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{args:?}"
+        );
+    }
+    // Checked values (exit 1), each naming the flag or field; no training happens.
     let d = tmpdir("bad");
+    let out = d.join("never.json");
+    let o = out.to_str().unwrap();
+    for (args, needle) in [
+        (vec!["train", "--lr-decay", "2", "--out", o], "lr-decay"),
+        (vec!["train", "--lr=-1", "--out", o], "learning_rate"),
+        (vec!["train", "--held-out", "5", "--out", o], "held-out"),
+        (vec!["train", "--epochs", "0", "--out", o], "epochs"),
+        (
+            vec!["train", "--checkpoint-every", "0", "--out", o],
+            "checkpoint_every",
+        ),
+        (vec!["train", "--monitor-subset", "0", "--out", o], "subset"),
+        (vec!["train", "--exact-max", "40", "--out", o], "max_units"),
+        (vec!["train", "--tap-starts", "5", "--out", o], "add --tap"),
+        (vec!["train", "--ais-runs", "5", "--out", o], "add --ais"),
+        (
+            vec!["train", "--ais-epochs", "30", "--out", o],
+            "not within the run",
+        ),
+        (
+            vec!["train", "--method", "cd1", "--sweeps", "4", "--out", o],
+            "TAP methods only",
+        ),
+        (
+            vec![
+                "compare",
+                "--methods",
+                "cd1,pcd1",
+                "--damping",
+                "0.2",
+                "--out",
+                o,
+            ],
+            "TAP methods only",
+        ),
+        (vec!["eval", o, "--tap-starts", "0"], "tap-starts"),
+        (vec!["eval", o, "--ais-runs", "10"], "add --ais"),
+    ] {
+        let err = run_err(&args);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    assert!(!out.exists());
+    // A stack with one bad temperature fails before the first one is trained.
+    let sd = d.join("stack-out");
+    let err = run_err(&[
+        "stack",
+        "--temperature",
+        "2,-1",
+        "--out",
+        sd.to_str().unwrap(),
+    ]);
+    assert!(err.contains("temperature"), "{err}");
+    assert!(!sd.exists(), "nothing was written");
+    // Bad input files are reported with their name.
     let f = d.join("broken.csv");
     std::fs::write(&f, "0,1,0\n1,x,0\n").unwrap();
-    let out = bin()
-        .args(["train", "--epochs", "1", "--data"])
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = run_err(&[
+        "train",
+        "--epochs",
+        "1",
+        "--data",
+        f.to_str().unwrap(),
+        "--out",
+        o,
+    ]);
     assert!(
         err.contains("broken.csv") && err.contains("line 2"),
         "{err}"
     );
-    assert!(!err.contains("panicked"));
-    let out = bin()
-        .args(["eval", "/nonexistent/model.json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/model.json"));
-    let out = bin()
-        .args(["train", "--lr=-1", "--epochs", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("learning_rate"));
+    let err = run_err(&["eval", "/nonexistent/model.json"]);
+    assert!(err.contains("/nonexistent/model.json"), "{err}");
 }
 
 #[test]
-fn tap_training_and_tap_estimates_from_the_cli() {
+fn tap_training_from_the_cli_equals_the_library_run_with_its_metrics() {
     let d = tmpdir("tap");
     let model = d.join("t.json");
-    let out = bin()
-        .args([
-            "train",
-            "--method",
-            "tap3",
-            "--sweeps",
-            "5",
-            "--damping",
-            "0.3",
-            "--hidden",
-            "10",
-        ])
-        .args(["--epochs", "3", "--emf", "--log", "--out"])
-        .arg(&model)
-        .output()
-        .unwrap();
+    let out = run_ok(
+        bin()
+            .args([
+                "train",
+                "--method",
+                "tap3",
+                "--sweeps",
+                "5",
+                "--damping",
+                "0.3",
+            ])
+            .args([
+                "--hidden", "10", "--epochs", "3", "--emf", "--tap", "tap2", "--log",
+            ])
+            .args(["--tap-starts", "50", "--out"])
+            .arg(&model),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{err}");
     assert!(
-        err.contains("sweeps=5.0000") && err.contains("emf_log_likelihood="),
+        err.contains("emf_log_likelihood=") && err.contains("/50 converged)"),
         "{err}"
     );
-    let f = emf_rbm::persist::load_model_file(&model).unwrap();
-    match &f.history.unwrap().config.method {
-        emf_rbm::train::Method::Tap(t) => assert_eq!((t.sweeps, t.damping), (5, 0.3)),
-        other => panic!("expected a TAP method, got {other:?}"),
-    }
-    let out = bin()
-        .args(["eval", "--json", "--data", "digits"])
-        .arg(&model)
-        .output()
+    let method = match "tap3".parse::<Method>().unwrap() {
+        Method::Tap(mut t) => {
+            t.sweeps = 5;
+            t.damping = 0.3;
+            Method::Tap(t)
+        }
+        other => panic!("{other:?}"),
+    };
+    let monitor = MonitorConfig::builder()
+        .metric(MetricKind::EmfLogLikelihood(EmfConfig::default()))
+        .metric(MetricKind::TapLnZ(TapLnZConfig {
+            starts: 50,
+            ..TapLnZConfig::default()
+        }))
+        .build()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let cfg = TrainConfig::builder()
+        .n_hidden(10)
+        .method(method)
+        .epochs(3)
+        .monitor(monitor)
+        .build()
+        .unwrap();
+    let (train, test) = digits_split(0);
+    let lib = Trainer::<f64>::new(cfg).fit(&train, Some(&test)).unwrap();
+    let file = persist::load_model_file(&model).unwrap();
+    assert_eq!(file.rbm::<f64>().unwrap(), lib.rbm);
+    let h = file.history.unwrap();
+    assert_eq!(without_times(&h), without_times(&lib.history));
+    let last = h.last().unwrap();
+    assert!(last.get(&keys::EMF_LOG_LIKELIHOOD).is_some());
+    assert_eq!(
+        last.get(&keys::tap_ln_z(TapOrder::Tap2))
+            .unwrap()
+            .n_particles,
+        50
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let exact = v["ln_z_exact"].as_f64().unwrap();
-    for k in ["ln_z_mf", "ln_z_tap2", "ln_z_tap3"] {
-        let est = v[k].as_f64().unwrap_or_else(|| panic!("{k} missing: {v}"));
-        // A lightly trained 10-unit model is weakly coupled: every order is close, and naive
-        // mean field is a lower bound on ln Z.
-        assert!((est - exact).abs() < 1.0, "{k} = {est}, exact {exact}");
+}
+
+#[test]
+fn compare_saves_each_model_with_the_numbers_of_its_table() {
+    let d = tmpdir("compare");
+    let out = run_ok(
+        bin()
+            .args([
+                "compare",
+                "--methods",
+                "cd1,mf",
+                "--hidden",
+                "8",
+                "--epochs",
+                "2",
+            ])
+            .args(["--quiet", "--out"])
+            .arg(&d),
+    );
+    let table = String::from_utf8_lossy(&out.stdout).to_string();
+    let (_, test) = digits_split(0);
+    let x = test.to_mat::<f64>();
+    for m in ["cd1", "mf"] {
+        let file = persist::load_model_file(&d.join(format!("model_{m}.json"))).unwrap();
+        let rbm = file.rbm::<f64>().unwrap();
+        let h = file.history.unwrap();
+        assert_eq!(
+            h,
+            persist::load_history(&d.join(format!("history_{m}.json"))).unwrap()
+        );
+        let ll = exact::mean_log_likelihood(&rbm, x.as_ref()).unwrap();
+        let rec = h
+            .last()
+            .unwrap()
+            .get(&keys::LOG_LIKELIHOOD_HELD_OUT)
+            .unwrap();
+        assert!((rec - ll).abs() < 1e-10, "{m}: {rec} vs {ll}");
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(m))
+            .unwrap();
+        assert_eq!(
+            row.split_whitespace().nth(1),
+            Some(format!("{rec:.3}").as_str())
+        );
     }
-    assert!(v["ln_z_mf"].as_f64().unwrap() <= exact + 1e-9);
-    assert!(v["emf_log_likelihood"].as_f64().unwrap() < 0.0);
-    // Solver options on a sampled method are refused.
-    let out = bin()
-        .args(["train", "--method", "cd1", "--sweeps", "4"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TAP methods only"));
 }

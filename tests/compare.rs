@@ -1,96 +1,235 @@
-//! The comparison harness: every method gets every metric, and the outputs are written.
+//! The comparison harness: every method trained under one configuration; each metric appears
+//! exactly at the epochs its cadence names; the recorded values equal exact enumeration of the
+//! returned models; the table, the saved models and the saved histories agree with the runs.
 
-use emf_rbm::compare::{compare_with, AisSchedule, CompareOptions, Comparison};
+use emf_rbm::compare::{compare_with, CompareOptions, Comparison};
 use emf_rbm::data::Dataset;
-use emf_rbm::estimate::ais::{AisConfig, BetaSchedule};
-use emf_rbm::train::{Method, MonitorConfig, TrainConfig};
+use emf_rbm::estimate::ais::BetaSchedule;
+use emf_rbm::estimate::exact;
+use emf_rbm::tap::TapOrder;
+use emf_rbm::train::metrics::{AisMetricConfig, EmfConfig, TapLnZConfig};
+use emf_rbm::train::{keys, Cadence, Key, MetricConfig, MetricData, MetricKind, MonitorConfig};
+use emf_rbm::train::{Method, TrainConfig};
+
+fn epochs_of<V: MetricData>(h: &emf_rbm::train::History, key: &Key<V>) -> Vec<usize> {
+    h.series(key).iter().map(|p| p.0 as usize).collect()
+}
 
 #[test]
-fn compare_records_every_metric_for_every_method_and_writes_plots() {
+fn metrics_follow_their_cadences_and_equal_exact_enumeration() {
     let (train, test) = Dataset::digits().binarize(0.5).split(0.2, 4).unwrap();
-    let methods: Vec<Method> = ["cd1", "pcd1", "mf", "tap2", "ptap3"]
+    let methods: Vec<Method> = ["cd1", "pcd1", "tap2"]
         .iter()
         .map(|m| m.parse().unwrap())
         .collect();
-    let cfg = TrainConfig::builder()
-        .n_hidden(12)
-        .epochs(3)
-        .seed(2)
-        .monitor(MonitorConfig {
-            emf: true,
-            ..MonitorConfig::default()
+    let monitor = MonitorConfig::builder()
+        .every(2)
+        .metric(MetricConfig {
+            at: Cadence::Every(1),
+            kind: MetricKind::EmfLogLikelihood(EmfConfig::default()),
+        })
+        .metric(MetricConfig {
+            at: Cadence::Epochs(vec![3]),
+            kind: MetricKind::TapLnZ(TapLnZConfig::default()),
+        })
+        .metric(MetricConfig {
+            at: Cadence::Epochs(vec![1]),
+            kind: MetricKind::Ais(AisMetricConfig {
+                schedule: BetaSchedule::Count(3000),
+                runs: 64,
+                ..AisMetricConfig::default()
+            }),
         })
         .build()
         .unwrap();
-    let opts = CompareOptions {
-        progress: false,
-        ais: Some(AisSchedule {
-            config: AisConfig {
-                schedule: BetaSchedule::Count(3000),
-                runs: 64,
-                seed: 9,
-                ..AisConfig::default()
-            },
-            epochs: vec![2],
-        }),
-    };
+    let cfg = TrainConfig::builder()
+        .n_hidden(12)
+        .epochs(5)
+        .seed(2)
+        .monitor(monitor)
+        .build()
+        .unwrap();
+    let opts = CompareOptions::default();
     let cmp: Comparison<f64> = compare_with(&cfg, &methods, &train, &test, &opts).unwrap();
     assert_eq!(cmp.runs.len(), methods.len());
+    let test_mat = test.to_mat::<f64>();
+    let train_mat = train.to_mat::<f64>();
     for run in &cmp.runs {
         let h = &run.fitted.history;
-        assert_eq!(h.epochs.len(), 3, "{}", run.name);
-        for r in &h.epochs {
-            for m in [
-                "train_seconds",
-                "reconstruction_error",
-                "pseudo_log_likelihood",
-                "free_energy_gap",
-                "ln_z_exact",
-                "log_likelihood_held_out",
-                "emf_log_likelihood",
-                "ln_z_tap2",
-            ] {
-                assert!(
-                    r.metric(m).is_some_and(f64::is_finite),
-                    "{}: {m} missing at epoch {}",
-                    run.name,
-                    r.epoch
-                );
-            }
-            let has_ais = r.metric("ais_ln_z").is_some();
-            assert_eq!(
-                has_ais,
-                r.epoch == 2 || r.epoch == 3,
-                "{} epoch {}",
-                run.name,
-                r.epoch
-            );
-            if has_ais {
-                // The AIS interval brackets the exact value on these small models.
-                let (lo, hi) = (
-                    r.metric("ais_ln_z_lower").unwrap(),
-                    r.metric("ais_ln_z_upper").unwrap(),
-                );
-                let exact = r.ln_z_exact.unwrap();
-                assert!(
-                    lo <= exact && exact <= hi,
-                    "{}: {exact} not in [{lo}, {hi}]",
-                    run.name
-                );
-            }
+        let name = &run.name;
+        // A record at every epoch some metric is due; each metric exactly at its own epochs
+        // (every cadence includes the last epoch).
+        assert_eq!(
+            h.epochs.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        for (got, want, what) in [
+            (
+                epochs_of(h, &keys::RECONSTRUCTION_ERROR),
+                vec![2, 4, 5],
+                "recon",
+            ),
+            (
+                epochs_of(h, &keys::PSEUDO_LOG_LIKELIHOOD),
+                vec![2, 4, 5],
+                "pll",
+            ),
+            (epochs_of(h, &keys::FREE_ENERGY_GAP), vec![2, 4, 5], "gap"),
+            (
+                epochs_of(h, &keys::LOG_LIKELIHOOD_HELD_OUT),
+                vec![2, 4, 5],
+                "exact",
+            ),
+            (
+                epochs_of(h, &keys::EMF_LOG_LIKELIHOOD),
+                vec![1, 2, 3, 4, 5],
+                "emf",
+            ),
+            (epochs_of(h, &keys::AIS_LN_Z), vec![1, 5], "ais"),
+        ] {
+            assert_eq!(got, want, "{name}: {what}");
         }
-        if run.name.starts_with("mf") || run.name.contains("tap") {
-            assert!(h.last().unwrap().sweeps_mean == Some(3.0), "{}", run.name);
+        let tap_key = keys::tap_ln_z(TapOrder::Tap2);
+        let tap_at: Vec<usize> = h
+            .epochs
+            .iter()
+            .filter(|r| r.get(&tap_key).is_some())
+            .map(|r| r.epoch)
+            .collect();
+        assert_eq!(tap_at, [3, 5], "{name}: tap");
+
+        // The last record describes the returned model: exact values by enumeration.
+        let last = h.last().unwrap();
+        let rbm = &run.fitted.rbm;
+        let ln_z = exact::log_partition(rbm).unwrap();
+        assert_eq!(last.get(&keys::LN_Z_EXACT), Some(ln_z), "{name}");
+        let ll = exact::mean_log_likelihood(rbm, test_mat.as_ref()).unwrap();
+        let rec = last.get(&keys::LOG_LIKELIHOOD_HELD_OUT).unwrap();
+        assert!((rec - ll).abs() < 1e-10, "{name}: {rec} vs {ll}");
+        let f_ho = last.get(&keys::FREE_ENERGY_HELD_OUT).unwrap();
+        assert_eq!(rec, -f_ho - ln_z);
+        // The monitor's training subset (1000 of the 1437 rows): its mean free energy lies
+        // within the range of the training rows' free energies.
+        let f_rows = rbm.free_energy(train_mat.as_ref());
+        let (lo, hi) = f_rows
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            });
+        let f_tr = last.get(&keys::FREE_ENERGY_TRAIN).unwrap();
+        assert!(lo < f_tr && f_tr < hi);
+        // The AIS interval of the final model brackets its exact ln Z, and the held-out
+        // AIS likelihood is ln Z's interval carried over.
+        let ais = last.get(&keys::AIS_LN_Z).unwrap();
+        assert!(
+            ais.lower <= ln_z && ln_z <= ais.upper,
+            "{name}: {ln_z} not in {ais:?}"
+        );
+        assert!(ais.ess >= 1.0 && ais.ess <= 64.0 && ais.runs == 64);
+        let ais_ll = last.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT).unwrap();
+        assert!((ais_ll.value - (-f_ho - ais.value)).abs() < 1e-9);
+        assert!((ais_ll.lower - (-f_ho - ais.upper)).abs() < 1e-9);
+        // The TAP-implied likelihood is -F - ln Z_TAP with the same trust figures.
+        let tap = last.get(&tap_key).unwrap();
+        let tap_ll = last
+            .get(&keys::tap_log_likelihood_held_out(TapOrder::Tap2))
+            .unwrap();
+        assert_eq!(tap.n_particles, 200);
+        assert_eq!(
+            (tap_ll.n_converged, tap_ll.value.is_some()),
+            (tap.n_converged, tap.value.is_some())
+        );
+        match tap.value {
+            Some(z) => assert_eq!(tap_ll.value, Some(-f_ho - z)),
+            None => assert!(tap.n_converged == 0 && tap.note.is_some()),
         }
     }
+
+    // The table shows the histories' numbers.
+    let table = cmp.table();
+    for run in &cmp.runs {
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(run.name.as_str()))
+            .unwrap();
+        let t: Vec<&str> = row.split_whitespace().collect();
+        let last = run.fitted.history.last().unwrap();
+        let f3 = |x: f64| format!("{x:.3}");
+        assert_eq!(
+            t[1],
+            f3(last.get(&keys::LOG_LIKELIHOOD_HELD_OUT).unwrap()),
+            "{row}"
+        );
+        let ais = last.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT).unwrap();
+        assert_eq!(t[2], format!("{:.2}", ais.value), "{row}");
+        assert_eq!(t[3], format!("[{},", f3(ais.lower)), "{row}");
+        assert_eq!(t[4], format!("{}]", f3(ais.upper)), "{row}");
+        assert_eq!(
+            (t[5], t[6]),
+            ("ESS", format!("{:.0}/64", ais.ess).as_str()),
+            "{row}"
+        );
+        let tap = last
+            .get(&keys::tap_log_likelihood_held_out(TapOrder::Tap2))
+            .unwrap();
+        assert_eq!(t[7], tap.value.map_or("-".to_string(), f3), "{row}");
+        assert_eq!(t[8], format!("({}/200)", tap.n_converged), "{row}");
+        assert_eq!(
+            t[9],
+            f3(last.get(&keys::EMF_LOG_LIKELIHOOD).unwrap()),
+            "{row}"
+        );
+    }
+
+    // Saved files: each model and history reads back equal to the run.
     let dir = std::env::temp_dir().join(format!("emf-rbm-compare-{}", std::process::id()));
     let files = cmp.save(&dir, train.image_shape()).unwrap();
+    for run in &cmp.runs {
+        let m = emf_rbm::persist::load_model_file(&dir.join(format!("model_{}.json", run.name)))
+            .unwrap();
+        assert_eq!(m.rbm::<f64>().unwrap(), run.fitted.rbm);
+        assert_eq!(m.history.as_ref(), Some(&run.fitted.history));
+        let p = dir.join(format!("history_{}.json", run.name));
+        assert_eq!(
+            emf_rbm::persist::load_history(&p).unwrap(),
+            run.fitted.history
+        );
+        assert!(files.contains(&p));
+        // CSV: one row per record, values printed exactly (shortest round-trip form).
+        let csv = std::fs::read_to_string(dir.join(format!("history_{}.csv", run.name))).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 6);
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let last: Vec<&str> = lines[5].split(',').collect();
+        let rec = run.fitted.history.last().unwrap();
+        assert_eq!(
+            last[col("ln_z_exact")].parse::<f64>().unwrap(),
+            rec.ln_z_exact.unwrap()
+        );
+        let ais = rec.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT).unwrap();
+        assert_eq!(
+            last[col("ais_log_likelihood_held_out_upper")]
+                .parse::<f64>()
+                .unwrap(),
+            ais.upper
+        );
+        assert_eq!(
+            last[col("ais_ln_z_ess")].parse::<f64>().unwrap(),
+            rec.get(&keys::AIS_LN_Z).unwrap().ess
+        );
+        let first: Vec<&str> = lines[1].split(',').collect();
+        assert_eq!(first[col("ln_z_exact")], "", "not measured at epoch 1");
+        assert_eq!(
+            first[col("ln_z_tap2_converged")],
+            "",
+            "not measured at epoch 1"
+        );
+    }
     for name in [
         "ll_vs_epoch.png",
         "ll_vs_time.png",
         "table.txt",
-        "history_tap2.json",
-        "history_ptap3.csv",
         "filters_cd1.png",
     ] {
         let p = dir.join(name);
@@ -99,11 +238,45 @@ fn compare_records_every_metric_for_every_method_and_writes_plots() {
             "{name}"
         );
     }
-    let csv = std::fs::read_to_string(dir.join("history_cd1.csv")).unwrap();
-    assert!(csv
-        .lines()
-        .next()
-        .unwrap()
-        .contains("ais_log_likelihood_held_out"));
-    assert_eq!(csv.lines().count(), 4);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("table.txt")).unwrap(),
+        table
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn monitor_settings_are_checked_before_training() {
+    let base = || TrainConfig::builder().n_hidden(4).epochs(3);
+    let with = |m: MetricConfig| {
+        base()
+            .monitor(MonitorConfig::builder().metric(m).build().unwrap())
+            .build()
+    };
+    // An epoch outside the run, and two metrics writing one key.
+    let e = with(MetricConfig {
+        at: Cadence::Epochs(vec![4]),
+        kind: MetricKind::EmfLogLikelihood(EmfConfig::default()),
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("epoch 4 is not within"), "{e}");
+    let e = MonitorConfig::builder()
+        .metric(MetricKind::FreeEnergy)
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("two metrics record `free_energy_train`"),
+        "{e}"
+    );
+    let e = MonitorConfig::builder().subset(0).build().unwrap_err();
+    assert!(e.to_string().contains("subset"), "{e}");
+    let bad_tap = TapLnZConfig {
+        starts: 0,
+        ..TapLnZConfig::default()
+    };
+    assert!(MonitorConfig::builder()
+        .metric(MetricKind::TapLnZ(bad_tap))
+        .build()
+        .is_err());
 }

@@ -3,6 +3,8 @@
 use emf_rbm::data::Dataset;
 use emf_rbm::{Error, Result};
 
+use super::training::TrainingArgs;
+
 /// Parses `--binarize`: a threshold in [0, 1], `none`, or `stochastic`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Binarize {
@@ -41,28 +43,15 @@ impl Binarize {
     }
 }
 
-/// Loads `--data` and returns (train, held-out): a MNIST folder gives its own test set,
-/// anything else is split with `validation` as the held-out fraction.
-pub fn load_train_test(
-    spec: &str,
-    binarize: &Binarize,
-    validation: f64,
-    seed: u64,
-) -> Result<(Dataset, Dataset)> {
+/// Loads `--data` and returns (train, held-out): a MNIST folder gives its own test set (then
+/// `--held-out` is refused), anything else is split with the `--held-out` fraction.
+pub fn load_train_test(spec: &str, t: &TrainingArgs) -> Result<(Dataset, Dataset)> {
     let (train, test) = Dataset::load_split(spec)?;
-    let train = binarize.apply(train, seed);
-    match test {
-        Some(t) => Ok((train, binarize.apply(t, seed.wrapping_add(1)))),
-        None => {
-            if !(validation > 0.0 && validation < 1.0) {
-                return Err(Error::param(
-                    "validation",
-                    format!(
-                        "must be in (0, 1) for a data set without a test part, got {validation}"
-                    ),
-                ));
-            }
-            train.split(validation, seed)
-        }
+    let fraction = t.held_out_fraction(test.is_some())?;
+    let train = t.binarize.apply(train, t.seed);
+    match (test, fraction) {
+        (Some(test), _) => Ok((train, t.binarize.apply(test, t.seed.wrapping_add(1)))),
+        (None, Some(f)) => train.split(f, t.seed),
+        (None, None) => Err(Error::param("held-out", "no held-out fraction")),
     }
 }

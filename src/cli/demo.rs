@@ -49,7 +49,8 @@ pub fn run(a: &DemoArgs) -> Result<()> {
     let (cmp, train) = demo(&cfg, !a.quiet)?;
     println!(
         "\nlog-likelihood per held-out digit in nats (higher is better): exact; with ln Z\n\
-         replaced by the TAP2 estimate; and the paper's EMF estimate (training subset)\n"
+         replaced by the TAP2 estimate (converged / started fixed points; `-` when none\n\
+         converged); and the paper's EMF estimate (training subset)\n"
     );
     print!("{}", cmp.table());
     let files = cmp.save(&a.out, train.image_shape())?;

@@ -15,6 +15,7 @@ pub mod npz;
 pub mod sample;
 pub mod stack;
 pub mod train;
+pub mod training;
 
 /// Restricted Boltzmann Machines trained by extended mean field (TAP) or CD/PCD, and the
 /// renormalized visible Hamiltonian they learn.

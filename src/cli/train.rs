@@ -6,12 +6,11 @@ use clap::Args;
 
 use emf_rbm::persist;
 use emf_rbm::plot::Mosaic;
-use emf_rbm::train::{
-    Checkpoint, Fitted, Logger, Method, MonitorConfig, ProgressBar, Schedule, TrainConfig, Trainer,
-};
+use emf_rbm::train::{keys, Checkpoint, Fitted, Logger, Method, ProgressBar, Trainer};
 use emf_rbm::{Float, Result};
 
-use super::common::{load_train_test, Binarize};
+use super::common::load_train_test;
+use super::training::TrainingArgs;
 
 /// Arguments of `train`.
 #[derive(Args, Debug)]
@@ -27,66 +26,14 @@ pub struct TrainArgs {
     /// pmf, ptap2, ptap3 (persistent TAP particles).
     #[arg(long, default_value = "cd1")]
     pub method: Method,
-    /// TAP methods: fixed-point sweeps per update (default 3, the paper's).
-    #[arg(long)]
-    pub sweeps: Option<usize>,
-    /// TAP methods: damping d in [0, 1), m <- d m_old + (1 - d) f(m) (default 0.5).
-    #[arg(long)]
-    pub damping: Option<f64>,
-    /// TAP methods: stop the sweeps once max |dm| is below this (default 0: never early).
-    #[arg(long)]
-    pub tolerance: Option<f64>,
-    /// Also record the TAP/EMF estimates (EMF log-likelihood, TAP2 ln Z) every epoch.
-    #[arg(long)]
-    pub emf: bool,
-    /// Epochs.
-    #[arg(long, default_value_t = 20)]
-    pub epochs: usize,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.05)]
-    pub lr: f64,
-    /// Learning-rate decay per epoch (exponential factor in (0, 1]; 1 = constant).
-    #[arg(long, default_value_t = 1.0)]
-    pub lr_decay: f64,
-    /// Momentum.
-    #[arg(long, default_value_t = 0.5)]
-    pub momentum: f64,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
-    pub decay: f64,
-    /// L1 penalty on the weights.
-    #[arg(long, default_value_t = 0.0)]
-    pub l1: f64,
-    /// Minibatch size.
-    #[arg(long, default_value_t = 20)]
-    pub batch: usize,
-    /// Seed (initialisation, shuffling, sampling).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Binarisation: a threshold in [0, 1], `stochastic`, or `none`.
-    #[arg(long, default_value = "0.5")]
-    pub binarize: Binarize,
-    /// Held-out fraction when the data has no test part.
-    #[arg(long, default_value_t = 0.1)]
-    pub validation: f64,
-    /// Train in f32 (faster GEMMs) instead of f64.
-    #[arg(long)]
-    pub f32: bool,
-    /// Measure metrics every N epochs (0 = never).
-    #[arg(long, default_value_t = 1)]
-    pub monitor_every: usize,
-    /// Exact log-likelihood when min(n_visible, n_hidden) is at most this.
-    #[arg(long, default_value_t = 20)]
-    pub exact_max: usize,
-    /// Save a checkpoint every N epochs (to the output path).
+    #[command(flatten)]
+    pub training: TrainingArgs,
+    /// Save a checkpoint every N epochs (>= 1) to the output path.
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
     /// Write a filter mosaic PNG here (image data only).
     #[arg(long)]
     pub filters: Option<PathBuf>,
-    /// Print one line of metrics per epoch instead of a progress bar.
-    #[arg(long)]
-    pub log: bool,
     /// Output model file.
     #[arg(long, default_value = "model.json")]
     pub out: PathBuf,
@@ -94,7 +41,7 @@ pub struct TrainArgs {
 
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> Result<()> {
-    if a.f32 {
+    if a.training.f32 {
         run_typed::<f32>(a)
     } else {
         run_typed::<f64>(a)
@@ -102,51 +49,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 }
 
 fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
-    let (train, held_out) = load_train_test(&a.data, &a.binarize, a.validation, a.seed)?;
-    let schedule = if a.lr_decay < 1.0 {
-        Schedule::Exponential { gamma: a.lr_decay }
-    } else {
-        Schedule::Constant
-    };
-    let mut method = a.method.clone();
-    match &mut method {
-        Method::Tap(t) => {
-            if let Some(s) = a.sweeps {
-                t.sweeps = s;
-            }
-            if let Some(d) = a.damping {
-                t.damping = d;
-            }
-            if let Some(tol) = a.tolerance {
-                t.tolerance = tol;
-            }
-        }
-        _ if a.sweeps.is_some() || a.damping.is_some() || a.tolerance.is_some() => {
-            return Err(emf_rbm::Error::param(
-                "sweeps",
-                "--sweeps, --damping and --tolerance apply to the TAP methods only",
-            ));
-        }
-        _ => {}
-    }
-    let cfg = TrainConfig::builder()
-        .n_hidden(a.hidden)
-        .method(method)
-        .epochs(a.epochs)
-        .learning_rate(a.lr)
-        .schedule(schedule)
-        .momentum(a.momentum)
-        .l2(a.decay)
-        .l1(a.l1)
-        .batch_size(a.batch)
-        .seed(a.seed)
-        .monitor(MonitorConfig {
-            every: a.monitor_every,
-            subset: 1000,
-            exact_max_units: a.exact_max,
-            emf: a.emf,
-        })
-        .build()?;
+    let cfg = a.training.to_config(a.hidden, &a.method)?;
+    let checkpoint = a
+        .checkpoint_every
+        .map(|n| Checkpoint::new(n, a.out.clone()))
+        .transpose()?;
+    let (train, held_out) = load_train_test(&a.data, &a.training)?;
     eprintln!(
         "training {} hidden units with {} on {} ({} x {}), held out {}",
         a.hidden,
@@ -156,14 +64,17 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
         train.n_features(),
         held_out.n_samples()
     );
+    if let Some(note) = a.training.likelihood_note(train.n_features(), a.hidden) {
+        eprintln!("{note}");
+    }
     let mut trainer = Trainer::<T>::new(cfg);
-    trainer = if a.log {
-        trainer.with_observer(Logger::stderr())
-    } else {
-        trainer.with_observer(ProgressBar::new(a.method.name()))
-    };
-    if let Some(n) = a.checkpoint_every {
-        trainer = trainer.with_observer(Checkpoint::new(n, a.out.clone()));
+    if a.training.log {
+        trainer = trainer.with_observer(Logger::stderr());
+    } else if !a.training.quiet {
+        trainer = trainer.with_observer(ProgressBar::new(a.method.name()));
+    }
+    if let Some(c) = checkpoint {
+        trainer = trainer.with_observer(c);
     }
     let Fitted { rbm, history } = trainer.fit(&train, Some(&held_out))?;
     persist::save_rbm(&a.out, &rbm, Some(&history))?;
@@ -176,14 +87,22 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     );
     if let Some(last) = history.last() {
         let f = |x: Option<f64>| x.map_or("-".into(), |v: f64| format!("{v:.4}"));
+        let ais = last
+            .get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT)
+            .map_or(String::new(), |e| {
+                format!(
+                    ", AIS held-out LL {:.4} [{:.4}, {:.4}] (ESS {:.1} of {})",
+                    e.value, e.lower, e.upper, e.ess, e.runs
+                )
+            });
         eprintln!(
-            "epoch {}: train {:.2}s, held-out LL {}, train LL {}, recon {}, free-energy gap {}",
+            "epoch {}: train {:.2}s, held-out LL {}, train LL {}, recon {}, free-energy gap {}{ais}",
             last.epoch,
             last.train_seconds,
-            f(last.log_likelihood_held_out),
-            f(last.log_likelihood_train),
-            f(last.reconstruction_error),
-            f(last.free_energy_gap())
+            f(last.get(&keys::LOG_LIKELIHOOD_HELD_OUT)),
+            f(last.get(&keys::LOG_LIKELIHOOD_TRAIN)),
+            f(last.get(&keys::RECONSTRUCTION_ERROR)),
+            f(last.get(&keys::FREE_ENERGY_GAP))
         );
     }
     if let Some(p) = &a.filters {

@@ -1,5 +1,6 @@
 //! [`Minibatches`]: the shuffled order in which one epoch visits the samples.
 
+use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::error::{Error, Result};
@@ -46,9 +47,10 @@ impl Minibatches {
     }
 
     /// Draws a fresh random order from `rng` (a uniform permutation, applied to the current
-    /// order; reproducible from the rng's state).
+    /// order; reproducible from the rng's state). Uses `rand`'s slice shuffle, the order the
+    /// training loop has always visited the samples in.
     pub fn shuffle(&mut self, rng: &mut impl Rng) {
-        shuffle_in_place(&mut self.order, rng);
+        self.order.shuffle(rng);
     }
 
     /// The batches of the current order; the last one may be shorter than `batch_size`.

@@ -1,7 +1,14 @@
-//! Cheap per-epoch metrics: reconstruction error, pseudo-log-likelihood, free-energy gap.
+//! Cheap per-epoch metrics (reconstruction error, pseudo-log-likelihood, free-energy gap), and
+//! the recorded forms of estimates with the figures that say how far they can be trusted
+//! ([`Estimate`]: interval and effective sample size; [`TapValue`]: converged particles).
 
 use faer::{Mat, MatRef};
 use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::ais::{AisEstimate, AisLogLikelihood};
+use crate::persist::json_float;
+use crate::tap::TapEstimate;
 
 use crate::float::Float;
 use crate::rbm::Rbm;
@@ -73,4 +80,96 @@ pub fn free_energy_gap<T: Float>(
 pub fn mean_free_energy<T: Float>(rbm: &Rbm<T>, data: MatRef<'_, T>) -> f64 {
     let f = rbm.free_energy(data);
     f.iter().sum::<f64>() / f.len().max(1) as f64
+}
+
+/// An estimate with an interval and the effective sample size behind it (AIS).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    /// The estimate.
+    #[serde(with = "json_float")]
+    pub value: f64,
+    /// Lower end of its interval (may be `-inf`: JSON `"-inf"`).
+    #[serde(with = "json_float")]
+    pub lower: f64,
+    /// Upper end of its interval (may be `+inf`: JSON `"inf"`).
+    #[serde(with = "json_float")]
+    pub upper: f64,
+    /// Effective sample size of the importance weights, in `[1, runs]`.
+    #[serde(with = "json_float")]
+    pub ess: f64,
+    /// Number of independent runs behind the estimate.
+    pub runs: usize,
+}
+
+/// A TAP (Plefka) estimate with its convergence record. `value` is `None` when no particle
+/// converged: a non-converged particle's `-G_k` is not a fixed point's and is never reported
+/// as the estimate; `note` then says why the value is absent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TapValue {
+    /// The estimate (`None`: not available, see `note`).
+    #[serde(with = "json_float::option")]
+    pub value: Option<f64>,
+    /// Particles that reached the solver's tolerance.
+    pub n_converged: usize,
+    /// Particles started.
+    pub n_particles: usize,
+    /// Largest final residual over the particles.
+    #[serde(with = "json_float")]
+    pub max_residual: f64,
+    /// Why `value` is absent (`None` when it is present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Estimate {
+    /// The AIS estimate of ln Z.
+    pub fn from_ais(est: &AisEstimate) -> Self {
+        Estimate {
+            value: est.log_z,
+            lower: est.log_z_lower,
+            upper: est.log_z_upper,
+            ess: est.ess,
+            runs: est.runs(),
+        }
+    }
+
+    /// The log-likelihood implied by the AIS estimate `est` (interval carried over from ln Z).
+    pub fn from_ais_log_likelihood(ll: &AisLogLikelihood, est: &AisEstimate) -> Self {
+        Estimate {
+            value: ll.mean,
+            lower: ll.lower,
+            upper: ll.upper,
+            ess: est.ess,
+            runs: est.runs(),
+        }
+    }
+}
+
+impl TapValue {
+    /// The recorded form of a quantity derived from the TAP estimate `est` (solved with
+    /// `tolerance`): `value` when at least one particle converged, else absent with a note.
+    ///
+    /// ```
+    /// use emf_rbm::estimate::metrics::TapValue;
+    /// use emf_rbm::tap::TapEstimate;
+    /// let est = TapEstimate { ln_z: 3.0, n_converged: 0, n_particles: 5, max_residual: 0.2 };
+    /// let v = TapValue::from_estimate(&est, 1e-8, est.ln_z);
+    /// assert_eq!((v.value, v.n_particles), (None, 5));
+    /// assert!(v.note.unwrap().contains("none of the 5 particles converged"));
+    /// ```
+    pub fn from_estimate(est: &TapEstimate, tolerance: f64, value: f64) -> Self {
+        let converged = est.n_converged > 0;
+        TapValue {
+            value: converged.then_some(value),
+            n_converged: est.n_converged,
+            n_particles: est.n_particles,
+            max_residual: est.max_residual,
+            note: (!converged).then(|| {
+                format!(
+                    "none of the {} particles converged (largest residual {:.3e} > tolerance {:.1e})",
+                    est.n_particles, est.max_residual, tolerance
+                )
+            }),
+        }
+    }
 }

@@ -2,10 +2,12 @@
 //! (reconstruction error, pseudo-likelihood, free-energy gap).
 
 pub mod ais;
+pub mod evaluation;
 pub mod exact;
 pub mod metrics;
 
 pub use ais::{Ais, AisBase, AisConfig, AisEstimate, AisLogLikelihood, BetaSchedule};
+pub use evaluation::{EvalOptions, Evaluation};
 pub use metrics::{
     free_energy_gap, mean_free_energy, pseudo_log_likelihood, reconstruction_error, FreeEnergyGap,
 };

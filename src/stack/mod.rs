@@ -32,10 +32,10 @@ pub mod decimation;
 mod experiment;
 mod free_energy;
 mod layout;
+mod report;
 mod rg;
 
 use std::fmt;
-use std::fs;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::hamiltonian::EffectiveHamiltonian;
 use crate::linalg::matmul;
-use crate::persist::write_atomic;
+use crate::persist::{read_versioned, write_versioned, FileKind};
 use crate::rbm::{Rbm, RbmParams};
 use crate::rng::{fill_uniform, stream_rng, Rng};
 use crate::train::{History, TrainConfig, Trainer};
@@ -56,12 +56,13 @@ pub use dbn::MAX_DBN_UNITS;
 pub use experiment::{IsingExperiment, IsingReference, IsingRun};
 pub use free_energy::{CoarseSummary, FreeEnergyOptions, LayerFreeEnergy, LnZ, LnZMethod};
 pub use layout::{hungarian, CoarseLayout, Layout};
+pub use report::{RgFlow, StackReport};
 pub use rg::{LayerObservables, RgOptions};
 
 /// The `format` tag of stack files.
 pub const STACK_FORMAT: &str = "emf-rbm-stack";
-/// The stack file version this build writes and reads.
-pub const STACK_VERSION: u32 = 1;
+/// The stack file version this build writes (it also reads version 1, see [`STACK_FILE`]).
+pub const STACK_VERSION: u32 = 2;
 
 /// How the input of layer `l + 1` is made from the representation at level `l`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -413,11 +414,7 @@ impl<T: Float> Stack<T> {
     /// Saves the whole stack (layers and history) as versioned JSON (compact: a 1600-400
     /// layer alone holds 640 000 weights), atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_vec(&self.to_file()).map_err(|e| Error::Json {
-            path: path.into(),
-            source: e,
-        })?;
-        write_atomic(path, &json)
+        write_versioned(path, &self.to_file(), false)
     }
 
     /// Loads a stack file written by [`save`](Self::save), checking its format tag, version,
@@ -450,47 +447,32 @@ impl<T: Float> Stack<T> {
     }
 }
 
+/// Stack files ([`StackFile`]). Version 1 files are read: their layer histories are
+/// upgraded to the typed-metrics layout.
+pub const STACK_FILE: FileKind = FileKind {
+    name: "stack file",
+    format: STACK_FORMAT,
+    version: STACK_VERSION,
+    oldest: 1,
+    upgrade: upgrade_stack,
+};
+
+fn upgrade_stack(value: &mut serde_json::Value, from: u32) -> std::result::Result<(), String> {
+    let layers = value
+        .get_mut("history")
+        .and_then(|h| h.get_mut("layers"))
+        .and_then(|l| l.as_array_mut());
+    match (from, layers) {
+        (1, Some(layers)) => layers
+            .iter_mut()
+            .try_for_each(crate::train::history::upgrade_history_v1),
+        _ => Ok(()),
+    }
+}
+
 /// Reads and checks a stack file (format tag, version, shapes).
 pub fn load_stack_file(path: &Path) -> Result<StackFile> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| Error::Json {
-        path: path.into(),
-        source: e,
-    })?;
-    match value.get("format").and_then(|f| f.as_str()) {
-        Some(STACK_FORMAT) => {}
-        other => {
-            return Err(Error::format(
-                path,
-                "field `format`",
-                format!(
-                    "expected an emf-rbm stack file (format \"{STACK_FORMAT}\"), found {}",
-                    other.map_or("no format tag".to_string(), |s| format!("\"{s}\""))
-                ),
-            ))
-        }
-    }
-    let version = value
-        .get("version")
-        .and_then(|v| v.as_u64())
-        .ok_or_else(|| {
-            Error::format(
-                path,
-                "field `version`",
-                "expected an unsigned integer version",
-            )
-        })?;
-    if version != STACK_VERSION as u64 {
-        return Err(Error::Version {
-            path: path.into(),
-            found: version.min(u32::MAX as u64) as u32,
-            expected: STACK_VERSION,
-        });
-    }
-    let file: StackFile = serde_json::from_value(value).map_err(|e| Error::Json {
-        path: path.into(),
-        source: e,
-    })?;
+    let file: StackFile = read_versioned(path, &STACK_FILE)?;
     check_chain(file.layers.iter().map(|p| (p.n_visible, p.n_hidden)))
         .map_err(|e| Error::format(path, "field `layers`", e.to_string()))?;
     Ok(file)

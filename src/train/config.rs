@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::train::method::Method;
+use crate::train::metrics::MonitorConfig;
+use crate::train::optimizer::OptimizerKind;
 
 /// Learning-rate schedule over epochs (`epoch` counts from 0).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -47,34 +49,6 @@ impl Schedule {
     }
 }
 
-/// What the trainer measures at the end of each epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MonitorConfig {
-    /// Measure every this many epochs (and always after the last). 0 disables monitoring.
-    pub every: usize,
-    /// Number of training rows (a fixed random subset) used for the training-side metrics.
-    pub subset: usize,
-    /// Exact ln Z and log-likelihood when `min(n_visible, n_hidden) <= exact_max_units`.
-    pub exact_max_units: usize,
-    /// Also record the TAP/EMF estimates (in `EpochRecord::extra`): `emf_log_likelihood`
-    /// (the paper's `-F(v) + G_2(m*)`, 3 damped sweeps from each training-subset row),
-    /// `ln_z_tap2` (`-G_2` at the lowest converged fixed point reached from up to 200 rows)
-    /// and the likelihoods that estimate implies (`log_likelihood_tap2_train`/`_held_out`).
-    #[serde(default)]
-    pub emf: bool,
-}
-
-impl Default for MonitorConfig {
-    fn default() -> Self {
-        MonitorConfig {
-            every: 1,
-            subset: 1000,
-            exact_max_units: 20,
-            emf: false,
-        }
-    }
-}
-
 /// Everything that determines a training run. Build with [`TrainConfig::builder`].
 ///
 /// ```
@@ -95,7 +69,7 @@ pub struct TrainConfig {
     pub n_hidden: usize,
     /// Negative phase.
     pub method: Method,
-    /// Passes over the training data.
+    /// Passes over the training data (0: the initialised model, untrained).
     pub epochs: usize,
     /// Rows per minibatch (the last minibatch of an epoch may be smaller).
     pub batch_size: usize,
@@ -103,6 +77,10 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Learning-rate schedule.
     pub schedule: Schedule,
+    /// The parameter-update rule (default [`OptimizerKind::Sgd`]); `momentum`, `l1` and `l2`
+    /// are its hyper-parameters.
+    #[serde(default)]
+    pub optimizer: OptimizerKind,
     /// Momentum coefficient in [0, 1).
     pub momentum: f64,
     /// L1 penalty on `W` (added to the gradient as `-l1 sign(W)`).
@@ -113,7 +91,7 @@ pub struct TrainConfig {
     pub init_sigma: f64,
     /// Seed of every random choice of the run (init, shuffling, sampling).
     pub seed: u64,
-    /// Per-epoch metrics.
+    /// What is measured at the end of epochs (see [`crate::train::metrics`]).
     pub monitor: MonitorConfig,
 }
 
@@ -129,6 +107,7 @@ impl TrainConfig {
                 batch_size: 20,
                 learning_rate: 0.05,
                 schedule: Schedule::Constant,
+                optimizer: OptimizerKind::Sgd,
                 momentum: 0.5,
                 l1: 0.0,
                 l2: 0.0,
@@ -184,7 +163,9 @@ impl TrainConfig {
             }
             _ => {}
         }
-        self.method.validate()
+        self.method.validate()?;
+        self.monitor.validate()?;
+        self.monitor.validate_cadences(self.epochs)
     }
 }
 
@@ -193,6 +174,42 @@ impl TrainConfig {
 pub struct TrainConfigBuilder {
     cfg: TrainConfig,
 }
+
+/// A checked builder for a configuration struct with a `Default` and a `validate()`: the
+/// builder starts from the default, has one setter per listed field, and `build()` validates.
+macro_rules! checked_builder {
+    ($(#[$doc:meta])* $builder:ident for $cfg:ident { $($(#[$m:meta])* $field:ident: $t:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $builder {
+            cfg: $cfg,
+        }
+
+        impl $cfg {
+            /// A builder starting from the defaults; `build()` checks every value.
+            pub fn builder() -> $builder {
+                $builder { cfg: $cfg::default() }
+            }
+        }
+
+        impl $builder {
+            $(
+                $(#[$m])*
+                pub fn $field(mut self, value: $t) -> Self {
+                    self.cfg.$field = value;
+                    self
+                }
+            )*
+
+            /// Checks and returns the configuration.
+            pub fn build(self) -> $crate::error::Result<$cfg> {
+                self.cfg.validate()?;
+                Ok(self.cfg)
+            }
+        }
+    };
+}
+pub(crate) use checked_builder;
 
 macro_rules! setter {
     ($(#[$m:meta])* $name:ident: $t:ty) => {
@@ -217,6 +234,8 @@ impl TrainConfigBuilder {
         learning_rate: f64);
     setter!(/// Learning-rate schedule.
         schedule: Schedule);
+    setter!(/// The parameter-update rule.
+        optimizer: OptimizerKind);
     setter!(/// Momentum in [0, 1).
         momentum: f64);
     setter!(/// L1 penalty on W.

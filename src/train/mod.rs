@@ -1,20 +1,29 @@
 //! Training: the loop ([`Trainer`]), its checked configuration ([`TrainConfig`]), the
-//! [`History`] of per-epoch metrics, [`Observer`]s, and the negative phases (CD-k, PCD-k, and
+//! parameter update ([`Optimizer`], [`Sgd`]), the monitor's [`metrics`] recorded under typed
+//! [`keys`] in the [`History`], [`Observer`]s, and the negative phases (CD-k, PCD-k, and
 //! TAP/EMF) behind the [`NegativePhase`] interface.
 
+mod builtin;
 pub mod cd;
 pub mod config;
 pub mod history;
+pub mod keys;
 pub mod method;
+pub mod metrics;
+mod monitor;
 pub mod observer;
+pub mod optimizer;
 pub mod phase;
 pub mod tap;
 pub mod trainer;
 
 pub use cd::{ContrastiveDivergence, PersistentCd};
-pub use config::{MonitorConfig, Schedule, TrainConfig, TrainConfigBuilder};
+pub use config::{Schedule, TrainConfig, TrainConfigBuilder};
 pub use history::{EpochRecord, History};
+pub use keys::{Estimate, Key, MetricData, MetricValue, TapValue};
 pub use method::Method;
+pub use metrics::{Cadence, Metric, MetricConfig, MetricContext, MetricKind, MonitorConfig};
 pub use observer::{Checkpoint, Logger, Observer, ProgressBar};
+pub use optimizer::{Optimizer, OptimizerKind, Sgd};
 pub use phase::{Gradient, NegativePhase, PhaseReport};
 pub use trainer::{Fitted, Trainer};

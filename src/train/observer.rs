@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::float::Float;
 use crate::rbm::Rbm;
 use crate::train::history::{EpochRecord, History};
+use crate::train::keys::MetricValue;
 
 /// Hooks called by [`Trainer`](crate::train::Trainer). All methods have empty defaults.
 pub trait Observer<T: Float> {
@@ -15,8 +16,13 @@ pub trait Observer<T: Float> {
     fn on_start(&mut self, _epochs: usize, _batches_per_epoch: usize) {}
     /// After each parameter update.
     fn on_step(&mut self, _epoch: usize, _step: usize) {}
-    /// After each epoch's metrics were measured; may add metrics to `record.extra`.
+    /// After each monitored epoch's metrics were measured; may record further values with
+    /// [`EpochRecord::insert`].
     fn on_epoch(&mut self, _rbm: &Rbm<T>, _record: &mut EpochRecord) -> Result<()> {
+        Ok(())
+    }
+    /// After every epoch (1-based `epoch`), monitored or not, after `on_epoch`.
+    fn on_epoch_end(&mut self, _epoch: usize, _rbm: &Rbm<T>) -> Result<()> {
         Ok(())
     }
     /// After the last epoch, with the complete history.
@@ -113,8 +119,8 @@ impl<T: Float> Observer<T> for Logger {
         add("ll_held_out", r.log_likelihood_held_out);
         add("sweeps", r.sweeps_mean);
         add("residual", r.residual_max);
-        for (k, v) in &r.extra {
-            line.push_str(&format!("  {k}={v:.4}"));
+        for (k, v) in &r.metrics {
+            line.push_str(&format!("  {k}={}", describe(v)));
         }
         // Logging failures must not kill a run.
         let _ = writeln!(self.out, "{line}");
@@ -122,25 +128,47 @@ impl<T: Float> Observer<T> for Logger {
     }
 }
 
-/// Saves the model (atomically) every `every` epochs to `path`.
+/// A value with its trust figures, for a log line: `-20.1234`, `40.1 [39.8, 40.3] ess 12.0/100`,
+/// `43.3258 (200/200 converged)` or `- (0/200 converged)`.
+pub(crate) fn describe(v: &MetricValue) -> String {
+    match v {
+        MetricValue::Scalar(x) => format!("{x:.4}"),
+        MetricValue::Interval(e) => format!(
+            "{:.4} [{:.4}, {:.4}] ess {:.1}/{}",
+            e.value, e.lower, e.upper, e.ess, e.runs
+        ),
+        MetricValue::Tap(t) => format!(
+            "{} ({}/{} converged)",
+            t.value.map_or("-".to_string(), |x| format!("{x:.4}")),
+            t.n_converged,
+            t.n_particles
+        ),
+    }
+}
+
+/// Saves the model (atomically) every `every` epochs to `path`, whether or not the epoch is
+/// monitored.
 pub struct Checkpoint {
     every: usize,
     path: PathBuf,
 }
 
 impl Checkpoint {
-    /// Checkpoints every `every` epochs (at least 1) to `path`.
-    pub fn new(every: usize, path: impl Into<PathBuf>) -> Self {
-        Checkpoint {
-            every: every.max(1),
-            path: path.into(),
+    /// Checkpoints every `every` epochs (>= 1) to `path`.
+    pub fn new(every: usize, path: impl Into<PathBuf>) -> Result<Self> {
+        if every == 0 {
+            return Err(crate::Error::param("checkpoint_every", "must be >= 1"));
         }
+        Ok(Checkpoint {
+            every,
+            path: path.into(),
+        })
     }
 }
 
 impl<T: Float> Observer<T> for Checkpoint {
-    fn on_epoch(&mut self, rbm: &Rbm<T>, r: &mut EpochRecord) -> Result<()> {
-        if r.epoch % self.every == 0 {
+    fn on_epoch_end(&mut self, epoch: usize, rbm: &Rbm<T>) -> Result<()> {
+        if epoch % self.every == 0 {
             crate::persist::save_rbm(&self.path, rbm, None)?;
         }
         Ok(())

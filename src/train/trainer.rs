@@ -1,20 +1,21 @@
-//! The training loop: minibatch SGD with momentum and weight decay, any negative phase.
+//! The training loop: shuffled minibatches, a negative phase, an optimiser step, the monitor.
 
 use std::time::Instant;
 
 use faer::{Accum, Mat};
-use rand::seq::SliceRandom;
 
-use crate::data::Dataset;
+use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
-use crate::estimate::{exact, metrics};
 use crate::float::Float;
 use crate::linalg::matmul;
 use crate::rbm::Rbm;
-use crate::rng::{rng, stream_rng, Rng};
+use crate::rng::{rng, stream_rng};
 use crate::train::config::TrainConfig;
-use crate::train::history::{EpochRecord, History};
+use crate::train::history::History;
+use crate::train::metrics::{Cadence, Metric};
+use crate::train::monitor::Monitor;
 use crate::train::observer::Observer;
+use crate::train::optimizer::Optimizer;
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
 
 /// A trained model and the history of its training.
@@ -40,6 +41,8 @@ pub struct Trainer<T: Float = f64> {
     config: TrainConfig,
     observers: Vec<Box<dyn Observer<T>>>,
     phase: Option<Box<dyn NegativePhase<T>>>,
+    optimizer: Option<Box<dyn Optimizer<T>>>,
+    metrics: Vec<(Cadence, Box<dyn Metric<T>>)>,
 }
 
 impl<T: Float> Trainer<T> {
@@ -49,6 +52,8 @@ impl<T: Float> Trainer<T> {
             config,
             observers: Vec::new(),
             phase: None,
+            optimizer: None,
+            metrics: Vec::new(),
         }
     }
 
@@ -58,9 +63,23 @@ impl<T: Float> Trainer<T> {
         self
     }
 
+    /// Adds a metric to the monitor, measured at `at` after the configured ones (its keys
+    /// must differ from theirs).
+    pub fn with_metric(mut self, at: Cadence, metric: impl Metric<T> + 'static) -> Self {
+        self.metrics.push((at, Box::new(metric)));
+        self
+    }
+
     /// Uses a custom negative phase instead of the one `config.method` describes.
     pub fn with_negative_phase(mut self, phase: Box<dyn NegativePhase<T>>) -> Self {
         self.phase = Some(phase);
+        self
+    }
+
+    /// Uses a custom parameter-update rule instead of the one `config.optimizer` describes
+    /// (the configuration's `momentum`, `l1` and `l2` are then not used).
+    pub fn with_optimizer(mut self, optimizer: Box<dyn Optimizer<T>>) -> Self {
+        self.optimizer = Some(optimizer);
         self
     }
 
@@ -116,22 +135,28 @@ impl<T: Float> Trainer<T> {
                 cfg.n_hidden
             )));
         }
-        // Seed streams: 0 = init (used by `fit`), 1 = training, 2.. = monitor.
+        // Seed streams: 0 = init (used by `fit`), 1 = training, 2 and >= 1000 = monitor
+        // (see `train::metrics`).
         let mut train_rng = stream_rng(cfg.seed, 1);
         let mut phase = match self.phase.take() {
             Some(p) => p,
             None => cfg.method.build::<T>(nv, nh, cfg.batch_size),
         };
-        let monitor = Monitor::new(&cfg, train, held_out);
+        let mut optimizer = match self.optimizer.take() {
+            Some(o) => o,
+            None => cfg
+                .optimizer
+                .build::<T>(cfg.momentum, cfg.l1, cfg.l2, nv, nh)?,
+        };
+        let mut monitor = Monitor::new(&cfg, train, held_out, std::mem::take(&mut self.metrics))?;
 
         let n = train.n_samples();
         let bs = cfg.batch_size.min(n);
-        let n_batches = n.div_ceil(bs);
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut batches = Minibatches::new(n, bs)?;
+        let n_batches = batches.n_batches();
         let mut batch = Mat::<T>::zeros(bs, nv);
         let mut ph = Mat::<T>::zeros(bs, nh);
         let mut grad = Gradient::<T>::zeros(nv, nh);
-        let mut vel = Gradient::<T>::zeros(nv, nh);
 
         let mut history = History {
             config: cfg.clone(),
@@ -148,10 +173,10 @@ impl<T: Float> Trainer<T> {
         for epoch in 0..cfg.epochs {
             let t0 = Instant::now();
             let lr = cfg.schedule.rate(cfg.learning_rate, epoch, cfg.epochs);
-            order.shuffle(&mut train_rng);
+            batches.shuffle(&mut train_rng);
             let mut sweeps = (0usize, 0usize);
             let mut residual_max: Option<f64> = None;
-            for (step, idx) in order.chunks(bs).enumerate() {
+            for (step, idx) in batches.batches().enumerate() {
                 let rows = idx.len();
                 train.fill_batch(idx, batch.as_mut().subrows_mut(0, rows));
                 let v = batch.as_ref().subrows(0, rows);
@@ -179,7 +204,7 @@ impl<T: Float> Trainer<T> {
                         step,
                     });
                 }
-                apply_update(&mut rbm, &grad, &mut vel, lr, &cfg);
+                optimizer.step(&mut rbm, &grad, lr);
                 if !rbm.is_finite() {
                     return Err(Error::NonFinite {
                         what: "parameters".into(),
@@ -194,8 +219,7 @@ impl<T: Float> Trainer<T> {
             train_seconds += t0.elapsed().as_secs_f64();
             history.train_seconds = train_seconds;
             history.epochs_trained = epoch + 1;
-            let last = epoch + 1 == cfg.epochs;
-            if cfg.monitor.every > 0 && ((epoch + 1) % cfg.monitor.every == 0 || last) {
+            if monitor.is_due(epoch + 1) {
                 let t1 = Instant::now();
                 let mut rec = monitor.measure(&rbm, epoch + 1)?;
                 rec.train_seconds = train_seconds;
@@ -209,6 +233,9 @@ impl<T: Float> Trainer<T> {
                 }
                 rec.monitor_seconds = t1.elapsed().as_secs_f64();
                 history.epochs.push(rec);
+            }
+            for o in &mut self.observers {
+                o.on_epoch_end(epoch + 1, &rbm)?;
             }
         }
         for o in &mut self.observers {
@@ -224,110 +251,5 @@ fn col_means<T: Float>(m: faer::MatRef<'_, T>, out: &mut [T]) {
     for (j, o) in out.iter_mut().enumerate() {
         let s: f64 = m.col(j).iter().map(|x| x.as_f64()).sum();
         *o = T::of(s * inv);
-    }
-}
-
-/// Momentum SGD step with L1/L2 decay on W:
-/// `vel <- momentum vel + lr (grad - l2 W - l1 sign W)`, `theta <- theta + vel`.
-fn apply_update<T: Float>(
-    rbm: &mut Rbm<T>,
-    grad: &Gradient<T>,
-    vel: &mut Gradient<T>,
-    lr: f64,
-    cfg: &TrainConfig,
-) {
-    let (mom, lr_t) = (T::of(cfg.momentum), T::of(lr));
-    let (l1, l2) = (T::of(cfg.l1), T::of(cfg.l2));
-    let zero = T::of(0.0);
-    for j in 0..rbm.n_hidden() {
-        let g = grad.w.col_as_slice(j);
-        let v = vel.w.col_as_slice_mut(j);
-        let w = rbm.w.col_as_slice_mut(j);
-        for ((wi, vi), &gi) in w.iter_mut().zip(v.iter_mut()).zip(g) {
-            let sign = if *wi > zero {
-                T::of(1.0)
-            } else if *wi < zero {
-                T::of(-1.0)
-            } else {
-                zero
-            };
-            *vi = mom * *vi + lr_t * (gi - l2 * *wi - l1 * sign);
-            *wi += *vi;
-        }
-    }
-    for ((p, v), &g) in rbm.a.iter_mut().zip(vel.a.iter_mut()).zip(&grad.a) {
-        *v = mom * *v + lr_t * g;
-        *p += *v;
-    }
-    for ((p, v), &g) in rbm.b.iter_mut().zip(vel.b.iter_mut()).zip(&grad.b) {
-        *v = mom * *v + lr_t * g;
-        *p += *v;
-    }
-}
-
-/// Computes the built-in per-epoch metrics on fixed subsets.
-struct Monitor<T: Float> {
-    train: Mat<T>,
-    held_out: Option<Mat<T>>,
-    seed: u64,
-    exact_max_units: usize,
-    emf: bool,
-}
-
-impl<T: Float> Monitor<T> {
-    fn new(cfg: &TrainConfig, train: &Dataset, held_out: Option<&Dataset>) -> Self {
-        let n = train.n_samples();
-        let mut idx: Vec<usize> = (0..n).collect();
-        let mut r: Rng = stream_rng(cfg.seed, 2);
-        idx.shuffle(&mut r);
-        idx.truncate(cfg.monitor.subset.max(1).min(n));
-        let mut sub = Mat::<T>::zeros(idx.len(), train.n_features());
-        train.fill_batch(&idx, sub.as_mut());
-        Monitor {
-            train: sub,
-            held_out: held_out.map(|h| h.to_mat::<T>()),
-            seed: cfg.seed,
-            exact_max_units: cfg.monitor.exact_max_units,
-            emf: cfg.monitor.emf,
-        }
-    }
-
-    fn measure(&self, rbm: &Rbm<T>, epoch: usize) -> Result<EpochRecord> {
-        let mut rec = EpochRecord {
-            epoch,
-            ..Default::default()
-        };
-        let t = self.train.as_ref();
-        rec.reconstruction_error = Some(metrics::reconstruction_error(rbm, t));
-        let mut r = stream_rng(self.seed, 1000 + epoch as u64);
-        rec.pseudo_log_likelihood = Some(metrics::pseudo_log_likelihood(rbm, t, &mut r));
-        rec.free_energy_train = Some(metrics::mean_free_energy(rbm, t));
-        if let Some(h) = &self.held_out {
-            rec.free_energy_held_out = Some(metrics::mean_free_energy(rbm, h.as_ref()));
-        }
-        if exact::feasible(rbm, self.exact_max_units) {
-            let ln_z = exact::log_partition(rbm)?;
-            rec.ln_z_exact = Some(ln_z);
-            rec.log_likelihood_train = Some(-rec.free_energy_train.unwrap_or(0.0) - ln_z);
-            rec.log_likelihood_held_out = rec.free_energy_held_out.map(|f| -f - ln_z);
-        }
-        if self.emf {
-            use crate::tap::{self, SolverOptions, TapOrder};
-            let emf = tap::emf_log_likelihood(rbm, t, &SolverOptions::paper())?;
-            let mean = emf.iter().sum::<f64>() / emf.len().max(1) as f64;
-            rec.extra.insert("emf_log_likelihood".into(), mean);
-            let starts = t.subrows(0, t.nrows().min(200));
-            let est = tap::log_partition(rbm, TapOrder::Tap2, starts, &SolverOptions::converged())?;
-            rec.extra.insert("ln_z_tap2".into(), est.ln_z);
-            if let Some(f) = rec.free_energy_train {
-                rec.extra
-                    .insert("log_likelihood_tap2_train".into(), -f - est.ln_z);
-            }
-            if let Some(f) = rec.free_energy_held_out {
-                rec.extra
-                    .insert("log_likelihood_tap2_held_out".into(), -f - est.ln_z);
-            }
-        }
-        Ok(rec)
     }
 }

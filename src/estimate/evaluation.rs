@@ -1,0 +1,393 @@
+//! The evaluation of a saved model (what `emf-rbm eval` prints): exact ln Z when feasible; on
+//! a data set the mean free energy, reconstruction error, pseudo-likelihood, exact and EMF
+//! log-likelihoods; the TAP ln Z estimates at every order with their converged-particle
+//! counts; and, on request, AIS with its interval and effective sample size.
+//!
+//! # JSON
+//! [`Evaluation::to_json`] is one flat object. A number is a finite value; the strings
+//! `"inf"`, `"-inf"` and `"nan"` are infinite or undefined values that WERE computed (e.g.
+//! the exact ln Z of a model with huge weights, or the upper end of an AIS interval whose
+//! lower end of `Z` is not positive); `null` means "not computed" (no data, exact enumeration
+//! infeasible, no AIS asked for). A TAP estimate none of whose particles converged is `null`
+//! with the count `..._converged: 0` and the reason in `..._note`.
+//!
+//! # Random streams
+//! With seed `s`: the pseudo-likelihood's bit flips and, without data, the TAP starts (rows
+//! drawn from `Bernoulli(sigmoid(a))`) come from `rng(s)`; AIS chunk `c` from
+//! `stream_rng(s, c)`.
+//!
+//! ```
+//! use emf_rbm::data::Dataset;
+//! use emf_rbm::estimate::{exact, evaluation::{EvalOptions, Evaluation}};
+//! use emf_rbm::{rng, Rbm};
+//!
+//! let data = Dataset::digits().binarize(0.5).head(100);
+//! let rbm = Rbm::<f64>::random(64, 6, 0.1, &mut rng::rng(2))?;
+//! let e = Evaluation::run(&rbm, Some(&data), &EvalOptions::builder().tap_starts(20).build()?)?;
+//! assert_eq!(e.ln_z_exact, Some(exact::log_partition(&rbm)?));
+//! let json = e.to_json();
+//! assert_eq!(json["n_hidden"], 6);
+//! assert_eq!(json["ln_z_tap2_particles"], 20);
+//! assert!(json["ais_ln_z"].is_null()); // not asked for
+//! # Ok::<(), emf_rbm::Error>(())
+//! ```
+
+use faer::Mat;
+use rand::Rng as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::estimate::ais::{Ais, AisBase, AisConfig};
+use crate::estimate::exact::{self, MAX_ENUMERATED_UNITS};
+use crate::estimate::metrics::{self, Estimate, TapValue};
+use crate::float::Float;
+use crate::persist::json_float;
+use crate::rbm::Rbm;
+use crate::rng;
+use crate::tap::{self, SolverOptions, TapOrder};
+use crate::train::config::checked_builder;
+
+/// Settings of [`Evaluation::run`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvalOptions {
+    /// Exact ln Z when `min(n_visible, n_hidden) <= exact_max_units` (default 20, at most 30).
+    pub exact_max_units: usize,
+    /// Seed of the stochastic parts (see the module docs; default 0).
+    pub seed: u64,
+    /// TAP fixed points started from this many data rows (or model draws; default 200).
+    pub tap_starts: usize,
+    /// Solver of the TAP ln Z estimates (default [`SolverOptions::converged`]).
+    pub tap_solver: SolverOptions,
+    /// Solver of the EMF log-likelihood (default [`SolverOptions::paper`]).
+    pub emf_solver: SolverOptions,
+    /// AIS settings (`None`: no AIS; its `seed` is used as given).
+    pub ais: Option<AisConfig>,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            exact_max_units: 20,
+            seed: 0,
+            tap_starts: 200,
+            tap_solver: SolverOptions::converged(),
+            emf_solver: SolverOptions::paper(),
+            ais: None,
+        }
+    }
+}
+
+impl EvalOptions {
+    /// Checks every field.
+    pub fn validate(&self) -> Result<()> {
+        if self.exact_max_units > MAX_ENUMERATED_UNITS {
+            return Err(Error::param(
+                "exact_max_units",
+                format!("exact enumeration is limited to {MAX_ENUMERATED_UNITS} units"),
+            ));
+        }
+        if self.tap_starts == 0 {
+            return Err(Error::param("tap_starts", "must be >= 1"));
+        }
+        self.tap_solver.validate()?;
+        self.emf_solver.validate()?;
+        match &self.ais {
+            Some(a) => a.validate(),
+            None => Ok(()),
+        }
+    }
+}
+
+checked_builder!(
+    /// Builder of [`EvalOptions`].
+    EvalOptionsBuilder for EvalOptions {
+        /// Largest enumerated layer.
+        exact_max_units: usize,
+        /// Seed.
+        seed: u64,
+        /// TAP starts.
+        tap_starts: usize,
+        /// TAP ln Z solver.
+        tap_solver: SolverOptions,
+        /// EMF solver.
+        emf_solver: SolverOptions,
+        /// AIS settings.
+        ais: Option<AisConfig>,
+    }
+);
+
+/// The scores of a model on a data set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataScores {
+    /// Name of the data set.
+    pub name: String,
+    /// Rows evaluated.
+    pub n_samples: usize,
+    /// Mean free energy `F(v)`.
+    #[serde(with = "json_float")]
+    pub mean_free_energy: f64,
+    /// Mean-field reconstruction error per unit.
+    #[serde(with = "json_float")]
+    pub reconstruction_error: f64,
+    /// Stochastic pseudo-log-likelihood per sample.
+    #[serde(with = "json_float")]
+    pub pseudo_log_likelihood: f64,
+    /// Exact mean log-likelihood, when ln Z was enumerated.
+    #[serde(with = "json_float::option")]
+    pub log_likelihood_exact: Option<f64>,
+    /// The paper's EMF log-likelihood (mean over the rows).
+    #[serde(with = "json_float")]
+    pub emf_log_likelihood: f64,
+    /// The same divided by `n_visible + n_hidden`.
+    #[serde(with = "json_float")]
+    pub emf_log_likelihood_per_unit: f64,
+}
+
+/// A TAP estimate of ln Z and the log-likelihood it implies on the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TapScore {
+    /// Expansion order.
+    pub order: TapOrder,
+    /// `-G_k(m*)` with its convergence record.
+    pub ln_z: TapValue,
+    /// `-mean F - ln Z_TAP` on the data, when data was given.
+    pub log_likelihood: Option<TapValue>,
+}
+
+/// AIS ln Z and the log-likelihood it implies on the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AisScore {
+    /// ln Z with its interval and ESS.
+    pub ln_z: Estimate,
+    /// Mean log-likelihood on the data, with its interval, when data was given.
+    pub log_likelihood: Option<Estimate>,
+    /// Temperatures used.
+    pub n_betas: usize,
+}
+
+/// Everything `eval` reports about a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Visible units.
+    pub n_visible: usize,
+    /// Hidden units.
+    pub n_hidden: usize,
+    /// Parameters.
+    pub n_parameters: usize,
+    /// Exact ln Z, when feasible.
+    #[serde(with = "json_float::option")]
+    pub ln_z_exact: Option<f64>,
+    /// Scores on the data, when data was given.
+    pub data: Option<DataScores>,
+    /// Rows the TAP fixed points started from.
+    pub tap_starts: usize,
+    /// TAP estimates at every order, lowest first.
+    pub tap: Vec<TapScore>,
+    /// AIS, when asked for.
+    pub ais: Option<AisScore>,
+}
+
+impl Evaluation {
+    /// Evaluates `rbm`, on `data` when given (its rows as they are: binarise first).
+    pub fn run<T: Float>(rbm: &Rbm<T>, data: Option<&Dataset>, opts: &EvalOptions) -> Result<Self> {
+        opts.validate()?;
+        let ln_z_exact = if exact::feasible(rbm, opts.exact_max_units) {
+            Some(exact::log_partition(rbm)?)
+        } else {
+            None
+        };
+        let v: Option<Mat<T>> = match data {
+            Some(d) if d.n_features() != rbm.n_visible() => {
+                return Err(Error::Shape(format!(
+                    "data `{}` has {} features but the model has {} visible units",
+                    d.name(),
+                    d.n_features(),
+                    rbm.n_visible()
+                )))
+            }
+            Some(d) if d.is_empty() => return Err(Error::param("data", "no rows to evaluate")),
+            Some(d) => Some(d.to_mat::<T>()),
+            None => None,
+        };
+        let scores = match (data, &v) {
+            (Some(d), Some(v)) => Some(data_scores(rbm, d, v, ln_z_exact, opts)?),
+            _ => None,
+        };
+        let starts = match &v {
+            Some(v) => v.subrows(0, v.nrows().min(opts.tap_starts)).to_owned(),
+            None => model_draws(rbm, opts.tap_starts, opts.seed),
+        };
+        let f = scores.as_ref().map(|s| s.mean_free_energy);
+        let tol = opts.tap_solver.tolerance;
+        let mut tap = Vec::new();
+        for order in TapOrder::ALL {
+            let est = tap::log_partition(rbm, order, starts.as_ref(), &opts.tap_solver)?;
+            tap.push(TapScore {
+                order,
+                ln_z: TapValue::from_estimate(&est, tol, est.ln_z),
+                log_likelihood: f.map(|f| TapValue::from_estimate(&est, tol, -f - est.ln_z)),
+            });
+        }
+        let ais = match &opts.ais {
+            Some(cfg) => {
+                let base = match data {
+                    Some(d) => AisBase::from_data(d, 0.05)?,
+                    None => AisBase::from_biases(rbm.a.iter().map(|x| x.as_f64()).collect())?,
+                };
+                let est = Ais::new(cfg.clone())?.estimate(rbm, &base)?;
+                let log_likelihood = match &v {
+                    Some(v) => {
+                        let ll = est.log_likelihood(rbm, v.as_ref())?;
+                        Some(Estimate::from_ais_log_likelihood(&ll, &est))
+                    }
+                    None => None,
+                };
+                Some(AisScore {
+                    ln_z: Estimate::from_ais(&est),
+                    log_likelihood,
+                    n_betas: est.n_betas,
+                })
+            }
+            None => None,
+        };
+        Ok(Evaluation {
+            n_visible: rbm.n_visible(),
+            n_hidden: rbm.n_hidden(),
+            n_parameters: rbm.n_parameters(),
+            ln_z_exact,
+            data: scores,
+            tap_starts: starts.nrows(),
+            tap,
+            ais,
+        })
+    }
+
+    /// The flat JSON object (see the module docs for `null` and `"inf"`): `n_visible`,
+    /// `n_hidden`, `n_parameters`, `ln_z_exact`; `data`, `n_samples`, `mean_free_energy`,
+    /// `reconstruction_error`, `pseudo_log_likelihood`, `log_likelihood_exact`,
+    /// `emf_log_likelihood`, `emf_log_likelihood_per_unit`; per TAP order `k` in `mf`, `tap2`,
+    /// `tap3`: `ln_z_k`, `ln_z_k_converged`, `ln_z_k_particles`, `ln_z_k_max_residual`,
+    /// `ln_z_k_note` (only when absent), `log_likelihood_k`; `tap_starts`; `ais_ln_z`,
+    /// `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`, `ais_runs`, `ais_betas`,
+    /// `ais_log_likelihood`, `ais_log_likelihood_lower`, `ais_log_likelihood_upper`.
+    pub fn to_json(&self) -> Value {
+        let num = |x: Option<f64>| x.map_or(Value::Null, json_float::to_json);
+        let mut out = Map::new();
+        let mut put = |k: &str, v: Value| {
+            out.insert(k.to_string(), v);
+        };
+        put("n_visible", self.n_visible.into());
+        put("n_hidden", self.n_hidden.into());
+        put("n_parameters", self.n_parameters.into());
+        put("ln_z_exact", num(self.ln_z_exact));
+        let d = self.data.as_ref();
+        put("data", d.map_or(Value::Null, |d| d.name.clone().into()));
+        put("n_samples", d.map_or(Value::Null, |d| d.n_samples.into()));
+        put("mean_free_energy", num(d.map(|d| d.mean_free_energy)));
+        put(
+            "reconstruction_error",
+            num(d.map(|d| d.reconstruction_error)),
+        );
+        put(
+            "pseudo_log_likelihood",
+            num(d.map(|d| d.pseudo_log_likelihood)),
+        );
+        put(
+            "log_likelihood_exact",
+            num(d.and_then(|d| d.log_likelihood_exact)),
+        );
+        put("emf_log_likelihood", num(d.map(|d| d.emf_log_likelihood)));
+        put(
+            "emf_log_likelihood_per_unit",
+            num(d.map(|d| d.emf_log_likelihood_per_unit)),
+        );
+        for t in &self.tap {
+            let k = t.order.name();
+            put(&format!("ln_z_{k}"), num(t.ln_z.value));
+            put(&format!("ln_z_{k}_converged"), t.ln_z.n_converged.into());
+            put(&format!("ln_z_{k}_particles"), t.ln_z.n_particles.into());
+            put(
+                &format!("ln_z_{k}_max_residual"),
+                num(Some(t.ln_z.max_residual)),
+            );
+            if let Some(note) = &t.ln_z.note {
+                put(&format!("ln_z_{k}_note"), note.clone().into());
+            }
+            put(
+                &format!("log_likelihood_{k}"),
+                num(t.log_likelihood.as_ref().and_then(|l| l.value)),
+            );
+        }
+        put("tap_starts", self.tap_starts.into());
+        let a = self.ais.as_ref();
+        put("ais_ln_z", num(a.map(|a| a.ln_z.value)));
+        put("ais_ln_z_lower", num(a.map(|a| a.ln_z.lower)));
+        put("ais_ln_z_upper", num(a.map(|a| a.ln_z.upper)));
+        put("ais_ess", num(a.map(|a| a.ln_z.ess)));
+        put("ais_runs", a.map_or(Value::Null, |a| a.ln_z.runs.into()));
+        put("ais_betas", a.map_or(Value::Null, |a| a.n_betas.into()));
+        let ll = a.and_then(|a| a.log_likelihood);
+        put("ais_log_likelihood", num(ll.map(|l| l.value)));
+        put("ais_log_likelihood_lower", num(ll.map(|l| l.lower)));
+        put("ais_log_likelihood_upper", num(ll.map(|l| l.upper)));
+        Value::Object(out)
+    }
+
+    /// One `name value` line per entry of [`to_json`](Self::to_json) (`-` for "not
+    /// computed"), numbers with 6 decimals.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        if let Value::Object(map) = self.to_json() {
+            for (k, v) in &map {
+                let text = match v {
+                    Value::Null => "-".to_string(),
+                    Value::Number(n) if n.is_f64() => {
+                        format!("{:.6}", n.as_f64().unwrap_or(f64::NAN))
+                    }
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                s.push_str(&format!("{k:<28} {text}\n"));
+            }
+        }
+        s
+    }
+}
+
+fn data_scores<T: Float>(
+    rbm: &Rbm<T>,
+    d: &Dataset,
+    v: &Mat<T>,
+    ln_z_exact: Option<f64>,
+    opts: &EvalOptions,
+) -> Result<DataScores> {
+    let f = metrics::mean_free_energy(rbm, v.as_ref());
+    let mut r = rng::rng(opts.seed);
+    let emf = tap::emf_log_likelihood(rbm, v.as_ref(), &opts.emf_solver)?;
+    let emf_mean = emf.iter().sum::<f64>() / emf.len() as f64;
+    Ok(DataScores {
+        name: d.name().to_string(),
+        n_samples: d.n_samples(),
+        mean_free_energy: f,
+        reconstruction_error: metrics::reconstruction_error(rbm, v.as_ref()),
+        pseudo_log_likelihood: metrics::pseudo_log_likelihood(rbm, v.as_ref(), &mut r),
+        log_likelihood_exact: ln_z_exact.map(|z| -f - z),
+        emf_log_likelihood: emf_mean,
+        emf_log_likelihood_per_unit: emf_mean / (rbm.n_visible() + rbm.n_hidden()) as f64,
+    })
+}
+
+/// `rows` draws from `Bernoulli(sigmoid(a))` (the visible biases alone), from `rng(seed)`.
+fn model_draws<T: Float>(rbm: &Rbm<T>, rows: usize, seed: u64) -> Mat<T> {
+    let mut r = rng::rng(seed);
+    Mat::from_fn(rows, rbm.n_visible(), |_, i| {
+        let p = crate::linalg::sigmoid(rbm.a[i].as_f64());
+        if r.random::<f64>() < p {
+            T::of(1.0)
+        } else {
+            T::of(0.0)
+        }
+    })
+}
