@@ -6,9 +6,10 @@ use clap::Args;
 use serde_json::{json, Map, Value};
 
 use emf_rbm::data::Dataset;
+use emf_rbm::estimate::tap;
 use emf_rbm::estimate::{exact, metrics};
 use emf_rbm::faer::Mat;
-use emf_rbm::tap::{self, SolverOptions, TapOrder};
+use emf_rbm::tap::{SolverOptions, TapOrder};
 use emf_rbm::{persist, rng, Result};
 
 use super::common::Binarize;

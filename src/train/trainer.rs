@@ -312,12 +312,14 @@ impl<T: Float> Monitor<T> {
             rec.log_likelihood_held_out = rec.free_energy_held_out.map(|f| -f - ln_z);
         }
         if self.emf {
-            use crate::tap::{self, SolverOptions, TapOrder};
+            use crate::estimate::tap;
+            use crate::tap::{SolverOptions, TapOrder};
             let emf = tap::emf_log_likelihood(rbm, t, &SolverOptions::paper())?;
             let mean = emf.iter().sum::<f64>() / emf.len().max(1) as f64;
             rec.extra.insert("emf_log_likelihood".into(), mean);
             let starts = t.subrows(0, t.nrows().min(200));
-            let est = tap::log_partition(rbm, TapOrder::Tap2, starts, &SolverOptions::converged())?;
+            let opts = SolverOptions::converged_for::<T>();
+            let est = tap::log_partition(rbm, TapOrder::Tap2, starts, &opts)?;
             rec.extra.insert("ln_z_tap2".into(), est.ln_z);
             if let Some(f) = rec.free_energy_train {
                 rec.extra
