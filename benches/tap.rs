@@ -160,22 +160,22 @@ fn summary<T: Float>() {
         // Breakdown by stage through the solver's public API.
         let mut solver = TapSolver::<T>::new(order, NV, NH);
         let opts = TapConfig::paper(order).solver_options();
-        let t_refresh = time_it(|| solver.refresh(&rbm), 30);
-        let t_init = time_it(|| solver.init_from_visible(&rbm, v.as_ref()), 30);
+        let t_refresh = time_it(|| solver.refresh(&rbm).unwrap(), 30);
+        let t_init = time_it(|| solver.init_from_visible(&rbm, v.as_ref()).unwrap(), 30);
         let t_solve = time_it(
             || {
-                solver.init_from_visible(&rbm, v.as_ref());
-                solver.solve(&rbm, &opts);
+                solver.init_from_visible(&rbm, v.as_ref()).unwrap();
+                solver.solve(&rbm, &opts).unwrap();
             },
             30,
         ) - t_init;
         let t_sweep = time_it(
             || {
-                solver.sweep(&rbm, opts.update_order, opts.damping);
+                solver.sweep(&rbm, &opts).unwrap();
             },
             30,
         );
-        let t_grad = time_it(|| solver.subtract_gradient(&rbm, &mut grad), 30);
+        let t_grad = time_it(|| solver.subtract_gradient(&rbm, &mut grad).unwrap(), 30);
         println!(
             "[{name}] {order} stages: refresh (W o W...) {:.3} ms, init {:.3} ms, 3 sweeps {:.3} ms \
              (one later sweep {:.3} ms, {} GEMMs), gradient {:.3} ms",

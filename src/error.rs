@@ -64,6 +64,10 @@ pub enum Error {
         /// 0-based minibatch index within the epoch.
         step: usize,
     },
+    /// An iterative estimate whose iteration did not reach its tolerance (the message gives
+    /// the counts and residuals).
+    #[error("not converged: {0}")]
+    NotConverged(String),
     /// A computation that is not feasible at this size (e.g. exact enumeration of 2^40 states).
     #[error("infeasible: {0}")]
     Infeasible(String),

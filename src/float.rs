@@ -37,10 +37,13 @@ pub trait Float:
     fn softplus_bias_acc(x: &[Self], bias: Self, acc: &mut [f64]);
     /// In place: `x[i] <- 1 if u[i] < x[i] else 0` (Bernoulli sampling from probabilities).
     fn bernoulli(x: &mut [Self], u: &[Self]);
+    /// Branch-free `e^x` in this type's own precision (polynomial, vectorisable inside the
+    /// kernels; see [`kernels::exp`] and [`kernels::exp_f32`]).
+    fn fast_exp(x: Self) -> Self;
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $exp:path) => {
         impl Float for $t {
             const NAME: &'static str = $name;
             #[inline(always)]
@@ -62,8 +65,12 @@ macro_rules! impl_float {
                     *p = if r < *p { 1.0 } else { 0.0 };
                 }
             }
+            #[inline(always)]
+            fn fast_exp(x: Self) -> Self {
+                $exp(x)
+            }
         }
     };
 }
-impl_float!(f64, "f64");
-impl_float!(f32, "f32");
+impl_float!(f64, "f64", kernels::exp);
+impl_float!(f32, "f32", kernels::exp_f32);

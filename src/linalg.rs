@@ -213,6 +213,37 @@ pub mod kernels {
         p * f64::from_bits(bits)
     }
 
+    /// Branch-free `e^x` in `f32` for `x` clamped to `[-87, 88]`: Cody-Waite reduction
+    /// `x = n ln 2 + r` and a degree-7 Taylor polynomial (relative error below 2e-7 on
+    /// `|r| <= ln2/2`).
+    #[inline(always)]
+    pub fn exp_f32(x: f32) -> f32 {
+        const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+        let x = if x < -87.0 { -87.0 } else { x };
+        let x = if x > 88.0 { 88.0 } else { x };
+        let t = x * std::f32::consts::LOG2_E + MAGIC;
+        let n = t - MAGIC;
+        // ln 2 = 0.693359375 - 2.12194440e-4 (the first part is exact in 10 bits).
+        let r = (x - n * 0.693_359_4) + n * 2.121_944_4e-4;
+        let mut p = 1.0 / 5040.0;
+        p = p * r + 1.0 / 720.0;
+        p = p * r + 1.0 / 120.0;
+        p = p * r + 1.0 / 24.0;
+        p = p * r + 1.0 / 6.0;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        // 2^n from the low bits of t (= MAGIC + n).
+        p * f32::from_bits(t.to_bits().wrapping_add(127) << 23)
+    }
+
+    /// Branch-free sigmoid in the model's own precision.
+    #[inline(always)]
+    pub fn sigmoid_t<T: crate::Float>(x: T) -> T {
+        let one = T::of(1.0);
+        one / (one + T::fast_exp(-x))
+    }
+
     /// Branch-free `ln(1 + y)` for `y` in `[0, 1]`.
     #[inline(always)]
     pub fn ln_1p_unit(y: f64) -> f64 {
@@ -320,6 +351,28 @@ mod tests {
             x += 0.0137;
         }
         assert!(worst < 4e-15, "worst relative error {worst}");
+    }
+
+    #[test]
+    fn f32_exp_and_sigmoid_are_accurate() {
+        let mut worst: f64 = 0.0;
+        let mut x = -87.0f32;
+        while x < 88.0 {
+            let e = (x as f64).exp();
+            worst = worst.max((kernels::exp_f32(x) as f64 - e).abs() / e);
+            x += 0.0137;
+        }
+        assert!(worst < 4e-7, "exp_f32 worst relative error {worst}");
+        let mut x = -30.0f32;
+        while x < 30.0 {
+            let s = 1.0 / (1.0 + (-(x as f64)).exp());
+            let got = kernels::sigmoid_t(x) as f64;
+            assert!((got - s).abs() / s < 5e-7, "sigmoid_t({x}) = {got} vs {s}");
+            x += 0.0071;
+        }
+        assert_eq!(kernels::sigmoid_t(-1e6f32), kernels::sigmoid_t(-88.0f32));
+        assert_eq!(kernels::sigmoid_t(1e6f32), 1.0);
+        assert!(kernels::sigmoid_t(f32::NAN).is_nan());
     }
 
     #[test]

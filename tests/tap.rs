@@ -1,12 +1,15 @@
-//! Tests of the TAP/EMF free energies, solver, gradients and estimates (issue [tap]).
+//! Tests of the TAP/EMF free energies, solver, gradients and estimates.
 //!
 //! Every numeric claim is checked against an independent reference: closed forms (W = 0),
 //! finite differences of G_k, and brute-force enumeration of all 2^(nv+nh) joint states (written
 //! here, independent of `estimate::exact`).
 
+use emf_rbm::estimate::tap;
 use emf_rbm::faer::Mat;
 use emf_rbm::rng::{self, Rng};
-use emf_rbm::tap::{self, gibbs_free_energy, SolverOptions, TapOrder, TapSolver, UpdateOrder};
+use emf_rbm::tap::{
+    gibbs_free_energy, SolverOptions, TapOrder, TapSolver, UpdateOrder, UpdateRule,
+};
 use emf_rbm::train::tap::{TapConfig, TapPhase};
 use emf_rbm::train::{Gradient, Method, NegativePhase};
 use emf_rbm::Rbm;
@@ -48,15 +51,16 @@ fn tight() -> SolverOptions {
         tolerance: 1e-14,
         damping: 0.0,
         update_order: UpdateOrder::HiddenFirst,
+        rule: UpdateRule::Exact,
     }
 }
 
 /// Solves from `starts` and returns the solver (holding the particles).
 fn solved(rbm: &Rbm<f64>, order: TapOrder, starts: &Mat<f64>, opts: &SolverOptions) -> TapSolver {
     let mut s = TapSolver::new(order, rbm.n_visible(), rbm.n_hidden());
-    s.refresh(rbm);
-    s.init_from_visible(rbm, starts.as_ref());
-    let rep = s.solve(rbm, opts);
+    s.refresh(rbm).unwrap();
+    s.init_from_visible(rbm, starts.as_ref()).unwrap();
+    let rep = s.solve(rbm, opts).unwrap();
     assert!(rep.converged, "{order}: not converged: {rep:?}");
     s
 }
@@ -221,7 +225,7 @@ fn grad_g_fd(rbm: &Rbm<f64>, order: TapOrder, mv: &[f64], mh: &[f64], rel: f64) 
     let g = |x: &[f64]| {
         let a = Mat::from_fn(1, nv, |_, i| x[i]);
         let b = Mat::from_fn(1, nh, |_, j| x[nv + j]);
-        gibbs_free_energy(rbm, order, a.as_ref(), b.as_ref())[0]
+        gibbs_free_energy(rbm, order, a.as_ref(), b.as_ref()).unwrap()[0]
     };
     let m: Vec<f64> = mv.iter().chain(mh).copied().collect();
     (0..nv + nh)
@@ -257,7 +261,7 @@ fn zero_couplings_give_exact_ln_z_and_magnetizations_at_every_order() {
                 assert!((s.hidden()[(p, j)] - sigmoid(rbm.b[j])).abs() < 1e-15);
             }
         }
-        for g in s.free_energy(&rbm) {
+        for g in s.free_energy(&rbm).unwrap() {
             assert!((-g - exact).abs() < 1e-12, "{order}: {} vs {exact}", -g);
         }
         let est =
@@ -347,12 +351,13 @@ fn negative_phase_equals_finite_differences_of_minus_g_at_the_fixed_point() {
             damping: 0.0,
             persistent: false,
             update_order: UpdateOrder::HiddenFirst,
+            rule: UpdateRule::Exact,
         };
         let analytic = phase_moments(&base, cfg, &batch);
         // f(theta) = mean over particles of -G_k(m*(theta)), m* re-solved from the same rows.
         let f = |rbm: &Rbm<f64>| {
             let mut s = solved(rbm, order, &batch, &tight());
-            let g = s.free_energy(rbm);
+            let g = s.free_energy(rbm).unwrap();
             -g.iter().sum::<f64>() / g.len() as f64
         };
         let worst = std::cell::Cell::new(0.0f64);
@@ -429,7 +434,7 @@ fn error_falls_with_the_expected_order_in_the_coupling_strength() {
         let exact = enumerate(&rbm);
         for (k, order) in TapOrder::ALL.into_iter().enumerate() {
             let mut s = solved(&rbm, order, &start, &tight());
-            let ln_z = -s.free_energy(&rbm)[0];
+            let ln_z = -s.free_energy(&rbm).unwrap()[0];
             err_z[k].push((exact.ln_z - ln_z).abs());
             let cfg = TapConfig {
                 order,
@@ -438,6 +443,7 @@ fn error_falls_with_the_expected_order_in_the_coupling_strength() {
                 damping: 0.0,
                 persistent: false,
                 update_order: UpdateOrder::HiddenFirst,
+                rule: UpdateRule::Exact,
             };
             let g = phase_moments(&rbm, cfg, &start);
             // Frobenius norm of the error of <v h^T>.
@@ -506,7 +512,7 @@ fn naive_mean_field_is_a_lower_bound_for_any_magnetization() {
         let p = 300;
         let mv = Mat::from_fn(p, 7, |_, _| r.random::<f64>());
         let mh = Mat::from_fn(p, 5, |_, _| r.random::<f64>());
-        let g = gibbs_free_energy(&rbm, TapOrder::Mf, mv.as_ref(), mh.as_ref());
+        let g = gibbs_free_energy(&rbm, TapOrder::Mf, mv.as_ref(), mh.as_ref()).unwrap();
         for gi in &g {
             assert!(
                 -gi <= exact + 1e-12,
@@ -558,20 +564,23 @@ fn sequential_updates_converge_where_undamped_parallel_updates_oscillate() {
     let starts = binary_rows(10, 200, &mut r);
     for order in [TapOrder::Tap2, TapOrder::Tap3] {
         let mut s = TapSolver::new(order, 200, 100);
-        s.refresh(&rbm);
-        s.init_from_visible(&rbm, starts.as_ref());
-        let seq = s.solve(&rbm, &SolverOptions::converged());
+        s.refresh(&rbm).unwrap();
+        s.init_from_visible(&rbm, starts.as_ref()).unwrap();
+        let seq = s.solve(&rbm, &SolverOptions::converged()).unwrap();
         eprintln!("{order}: sequential {seq:?}");
         assert!(seq.converged && seq.residual < 1e-8, "{order}: {seq:?}");
 
-        s.init_from_visible(&rbm, starts.as_ref());
+        s.init_from_visible(&rbm, starts.as_ref()).unwrap();
         let par = SolverOptions {
             max_sweeps: 1,
             tolerance: 0.0,
             damping: 0.0,
             update_order: UpdateOrder::Parallel,
+            rule: UpdateRule::FixedPoint,
         };
-        let residuals: Vec<f64> = (0..300).map(|_| s.solve(&rbm, &par).residual).collect();
+        let residuals: Vec<f64> = (0..300)
+            .map(|_| s.solve(&rbm, &par).unwrap().residual)
+            .collect();
         eprintln!(
             "{order}: parallel residuals at 10, 100, 200, 300: {:?}",
             [residuals[9], residuals[99], residuals[199], residuals[299]]
@@ -590,14 +599,15 @@ fn sequential_updates_converge_where_undamped_parallel_updates_oscillate() {
         );
 
         // Damping cures it.
-        s.init_from_visible(&rbm, starts.as_ref());
+        s.init_from_visible(&rbm, starts.as_ref()).unwrap();
         let damped = SolverOptions {
             max_sweeps: 300,
             tolerance: 1e-8,
             damping: 0.5,
             update_order: UpdateOrder::Parallel,
+            rule: UpdateRule::FixedPoint,
         };
-        let rep = s.solve(&rbm, &damped);
+        let rep = s.solve(&rbm, &damped).unwrap();
         eprintln!("{order}: damped parallel {rep:?}");
         assert!(rep.converged, "{order}: damped parallel {rep:?}");
     }
@@ -627,14 +637,14 @@ fn persistent_particles_carry_over_and_restarted_ones_do_not() {
     };
     // Restarted: the particles after batch 2 are those of 3 sweeps from batch 2.
     let mut s = TapSolver::new(TapOrder::Tap2, 6, 4);
-    s.refresh(&rbm);
-    s.init_from_visible(&rbm, b2.as_ref());
-    s.solve(&rbm, &SolverOptions::paper());
+    s.refresh(&rbm).unwrap();
+    s.init_from_visible(&rbm, b2.as_ref()).unwrap();
+    s.solve(&rbm, &SolverOptions::paper()).unwrap();
     assert_eq!(run(false), s.visible().to_owned());
     // Persistent: 6 sweeps from batch 1.
-    s.init_from_visible(&rbm, b1.as_ref());
-    s.solve(&rbm, &SolverOptions::paper());
-    s.solve(&rbm, &SolverOptions::paper());
+    s.init_from_visible(&rbm, b1.as_ref()).unwrap();
+    s.solve(&rbm, &SolverOptions::paper()).unwrap();
+    s.solve(&rbm, &SolverOptions::paper()).unwrap();
     assert_eq!(run(true), s.visible().to_owned());
 }
 
@@ -647,19 +657,22 @@ fn f32_solver_agrees_with_f64() {
     let starts32 = Mat::<f32>::from_fn(8, 30, |p, i| starts[(p, i)] as f32);
     for order in TapOrder::ALL {
         let mut s64 = TapSolver::<f64>::new(order, 30, 20);
-        s64.refresh(&rbm);
-        s64.init_from_visible(&rbm, starts.as_ref());
-        s64.solve(&rbm, &SolverOptions::paper());
+        s64.refresh(&rbm).unwrap();
+        s64.init_from_visible(&rbm, starts.as_ref()).unwrap();
+        s64.solve(&rbm, &SolverOptions::paper()).unwrap();
         let mut s32 = TapSolver::<f32>::new(order, 30, 20);
-        s32.refresh(&rbm32);
-        s32.init_from_visible(&rbm32, starts32.as_ref());
-        s32.solve(&rbm32, &SolverOptions::paper());
+        s32.refresh(&rbm32).unwrap();
+        s32.init_from_visible(&rbm32, starts32.as_ref()).unwrap();
+        s32.solve(&rbm32, &SolverOptions::paper()).unwrap();
         for p in 0..8 {
             for j in 0..20 {
                 assert!((s64.hidden()[(p, j)] - s32.hidden()[(p, j)] as f64).abs() < 1e-5);
             }
         }
-        let (g64, g32) = (s64.free_energy(&rbm), s32.free_energy(&rbm32));
+        let (g64, g32) = (
+            s64.free_energy(&rbm).unwrap(),
+            s32.free_energy(&rbm32).unwrap(),
+        );
         for (a, b) in g64.iter().zip(&g32) {
             assert!(
                 (a - b).abs() < 1e-4 * a.abs().max(1.0),
@@ -707,7 +720,10 @@ fn methods_parse_name_and_serialise() {
         (TapOrder::Tap2, 3, 0.5, false)
     );
     let c = TapConfig::converged(TapOrder::Tap3);
-    assert_eq!((c.sweeps, c.tolerance), (100, 1e-8));
+    assert_eq!(
+        (c.sweeps, c.tolerance, c.rule),
+        (1000, 1e-8, UpdateRule::Exact)
+    );
 }
 
 #[test]
@@ -725,9 +741,9 @@ fn parallel_column_blocks_match_the_reference_and_do_not_depend_on_threads() {
             .unwrap();
         pool.install(|| {
             let mut s = solved(&rbm, order, &starts, &tight());
-            let g = s.free_energy(&rbm);
+            let g = s.free_energy(&rbm).unwrap();
             let mut grad = Gradient::zeros(nv, nh);
-            s.subtract_gradient(&rbm, &mut grad);
+            s.subtract_gradient(&rbm, &mut grad).unwrap();
             (
                 s.visible().to_owned(),
                 s.hidden().to_owned(),
@@ -969,6 +985,82 @@ fn mnist_epoch_times() {
         eprintln!(
             "{method}: epoch {t64:.2} s (f64; {p64:.2} s in the negative phase), \
              {t32:.2} s (f32; {p32:.2} s)"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// convergence on trained models
+
+mod trained {
+    use super::*;
+    use emf_rbm::data::Dataset;
+    use emf_rbm::train::{MonitorConfig, TrainConfig, Trainer};
+
+    /// The demo's models: 16 hidden units on the digits (80 % of them), 30 epochs.
+    pub fn demo_model(method: &str) -> (Rbm<f64>, Mat<f64>) {
+        let (train, _) = Dataset::digits().binarize(0.5).split(0.2, 1).unwrap();
+        let cfg = TrainConfig::builder()
+            .n_hidden(16)
+            .method(method.parse().unwrap())
+            .epochs(30)
+            .batch_size(20)
+            .learning_rate(0.05)
+            .momentum(0.5)
+            .seed(1)
+            .monitor(MonitorConfig {
+                every: 0,
+                ..MonitorConfig::default()
+            })
+            .build()
+            .unwrap();
+        let rbm = Trainer::<f64>::new(cfg).fit(&train, None).unwrap().rbm;
+        let starts = train.head(200).to_mat::<f64>();
+        (rbm, starts)
+    }
+
+    /// Converged particles from 200 data rows with `opts`, at every order.
+    fn converged_counts(rbm: &Rbm<f64>, starts: &Mat<f64>, opts: &SolverOptions) -> Vec<usize> {
+        TapOrder::ALL
+            .iter()
+            .map(|&order| {
+                let est = tap::log_partition(rbm, order, starts.as_ref(), opts).unwrap();
+                eprintln!(
+                    "  {order}: {} of {} converged in {} sweeps, max residual {:.2e}, ln Z {:.6}",
+                    est.n_converged, est.n_particles, est.sweeps, est.max_residual, est.ln_z
+                );
+                est.n_converged
+            })
+            .collect()
+    }
+
+    #[test]
+    fn converged_preset_converges_on_the_demo_models_where_the_plain_map_does_not() {
+        let plain = SolverOptions {
+            max_sweeps: 500,
+            rule: UpdateRule::FixedPoint,
+            ..SolverOptions::converged()
+        };
+        let mut plain_total = 0;
+        for method in ["cd1", "pcd1", "tap2", "tap3"] {
+            let (rbm, starts) = demo_model(method);
+            eprintln!("{method} model, exact per-unit solves:");
+            let exact = converged_counts(&rbm, &starts, &SolverOptions::converged());
+            assert_eq!(
+                exact,
+                vec![200; 3],
+                "{method}: not every particle converged"
+            );
+            eprintln!("{method} model, undamped fixed-point map, 500 sweeps:");
+            plain_total += converged_counts(&rbm, &starts, &plain)
+                .iter()
+                .sum::<usize>();
+        }
+        // The negative control: the published rule leaves particles oscillating on these
+        // models (0 of 200 at TAP2/TAP3 on the TAP2 model).
+        assert!(
+            plain_total < 4 * 600,
+            "the plain map converged everywhere too"
         );
     }
 }

@@ -37,11 +37,11 @@ pub struct TapEstimateArgs {
     /// TAP ln Z estimates: fixed points started from this many data rows [default: 200].
     #[arg(long)]
     pub tap_starts: Option<usize>,
-    /// TAP ln Z estimates: at most this many undamped fixed-point sweeps [default: 100].
+    /// TAP ln Z estimates: at most this many sweeps of exact per-unit solves [default: 1000].
     #[arg(long)]
     pub tap_sweeps: Option<usize>,
-    /// TAP ln Z estimates: a particle has converged when its last sweep moved no
-    /// magnetization by more than this [default: 1e-8].
+    /// TAP ln Z estimates: a particle has converged when its residual max |f(m) - m| is at
+    /// most this [default: 1e-8].
     #[arg(long)]
     pub tap_tolerance: Option<f64>,
 }

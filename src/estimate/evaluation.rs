@@ -42,11 +42,12 @@ use crate::error::{Error, Result};
 use crate::estimate::ais::{Ais, AisBase, AisConfig};
 use crate::estimate::exact::{self, MAX_ENUMERATED_UNITS};
 use crate::estimate::metrics::{self, Estimate, TapValue};
+use crate::estimate::tap;
 use crate::float::Float;
 use crate::persist::json_float;
 use crate::rbm::Rbm;
 use crate::rng;
-use crate::tap::{self, SolverOptions, TapOrder};
+use crate::tap::{SolverOptions, TapOrder};
 use crate::train::config::checked_builder;
 
 /// Settings of [`Evaluation::run`].

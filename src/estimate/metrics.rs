@@ -7,8 +7,8 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::ais::{AisEstimate, AisLogLikelihood};
+use crate::estimate::tap::TapEstimate;
 use crate::persist::json_float;
-use crate::tap::TapEstimate;
 
 use crate::float::Float;
 use crate::rbm::Rbm;
@@ -151,8 +151,12 @@ impl TapValue {
     ///
     /// ```
     /// use emf_rbm::estimate::metrics::TapValue;
-    /// use emf_rbm::tap::TapEstimate;
-    /// let est = TapEstimate { ln_z: 3.0, n_converged: 0, n_particles: 5, max_residual: 0.2 };
+    /// use emf_rbm::estimate::TapEstimate;
+    /// use emf_rbm::tap::TapOrder;
+    /// let est = TapEstimate {
+    ///     order: TapOrder::Tap2, ln_z: f64::NAN, n_converged: 0, n_particles: 5,
+    ///     max_residual: 0.2, tolerance: 1e-8, sweeps: 100,
+    /// };
     /// let v = TapValue::from_estimate(&est, 1e-8, est.ln_z);
     /// assert_eq!((v.value, v.n_particles), (None, 5));
     /// assert!(v.note.unwrap().contains("none of the 5 particles converged"));

@@ -4,9 +4,10 @@ use rand::Rng as _;
 
 use crate::error::Result;
 use crate::estimate::ais::{Ais, AisBase};
+use crate::estimate::tap;
 use crate::estimate::{exact, metrics as cheap};
 use crate::float::Float;
-use crate::tap;
+use crate::rbm::Rbm;
 use crate::train::history::EpochRecord;
 use crate::train::keys::{self, Estimate, TapValue};
 use crate::train::metrics::{
@@ -108,7 +109,13 @@ impl<T: Float> Metric<T> for TapLnZ {
     fn measure(&mut self, ctx: &MetricContext<'_, T>, r: &mut EpochRecord) -> Result<()> {
         let c = &self.0;
         let starts = ctx.train.subrows(0, ctx.train.nrows().min(c.starts));
-        let est = tap::log_partition(ctx.rbm, c.order, starts, &c.solver)?;
+        // Solved in f64 whatever the training precision, so that the tolerance (1e-8 by
+        // default) means the same for f32 runs.
+        let rbm: Rbm<f64> = ctx.rbm.cast();
+        let starts = faer::Mat::<f64>::from_fn(starts.nrows(), starts.ncols(), |r, i| {
+            starts[(r, i)].as_f64()
+        });
+        let est = tap::log_partition(&rbm, c.order, starts.as_ref(), &c.solver)?;
         let tol = c.solver.tolerance;
         r.insert(
             &keys::tap_ln_z(c.order),

@@ -13,8 +13,11 @@ use crate::rng::Rng;
 pub struct PhaseReport {
     /// Fixed-point sweeps used (TAP), if applicable.
     pub sweeps: Option<usize>,
-    /// Final fixed-point residual `max |dm|` (TAP), if applicable.
+    /// Final fixed-point residual (TAP, see [`SolverOptions`](crate::tap::SolverOptions)), if
+    /// applicable.
     pub residual: Option<f64>,
+    /// Particles that reached the solver's tolerance, and particles solved (TAP).
+    pub particles: Option<(usize, usize)>,
 }
 
 /// A negative phase: estimates the model-side statistics `d ln Z / d theta` for the current

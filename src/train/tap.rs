@@ -9,14 +9,15 @@ use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::rbm::Rbm;
 use crate::rng::Rng;
-use crate::tap::{SolverOptions, TapOrder, TapSolver, UpdateOrder};
+use crate::tap::{SolverOptions, TapOrder, TapSolver, UpdateOrder, UpdateRule};
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
 
 /// Settings of the TAP/EMF negative phase.
 ///
 /// [`TapConfig::paper`] (also `Default`, at TAP2) reproduces the paper's setting: one particle
-/// per minibatch row started at the data, 3 sweeps, damping 0.5, hidden then visible.
-/// [`TapConfig::converged`] iterates to a fixed point instead.
+/// per minibatch row started at the data, 3 sweeps of the fixed-point map, damping 0.5, hidden
+/// then visible. [`TapConfig::converged`] iterates to a stationary point instead (exact
+/// per-unit solves, residual at most 1e-8).
 ///
 /// ```
 /// use emf_rbm::tap::TapOrder;
@@ -41,6 +42,8 @@ pub struct TapConfig {
     pub persistent: bool,
     /// Which layer is updated first (or both in parallel).
     pub update_order: UpdateOrder,
+    /// Exact per-unit solves or the fixed-point map (see [`UpdateRule`]).
+    pub rule: UpdateRule,
 }
 
 impl TapConfig {
@@ -54,11 +57,12 @@ impl TapConfig {
             damping: o.damping,
             persistent: false,
             update_order: o.update_order,
+            rule: o.rule,
         }
     }
 
-    /// Sweeps to convergence: undamped sequential sweeps until `max |dm| < 1e-8`, at most 100
-    /// (see [`SolverOptions::converged`]).
+    /// Sweeps to a stationary point: exact per-unit solves, undamped, sequential, until the
+    /// residual is at most 1e-8, at most 1000 sweeps (see [`SolverOptions::converged`]).
     pub fn converged(order: TapOrder) -> Self {
         let o = SolverOptions::converged();
         TapConfig {
@@ -68,6 +72,7 @@ impl TapConfig {
             damping: o.damping,
             persistent: false,
             update_order: o.update_order,
+            rule: o.rule,
         }
     }
 
@@ -89,6 +94,7 @@ impl TapConfig {
             tolerance: self.tolerance,
             damping: self.damping,
             update_order: self.update_order,
+            rule: self.rule,
         }
     }
 
@@ -184,16 +190,17 @@ impl<T: Float> NegativePhase<T> for TapPhase<T> {
                 rbm.n_visible()
             )));
         }
-        self.solver.refresh(rbm);
+        self.solver.refresh(rbm)?;
         if !(self.config.persistent && self.started) {
-            self.solver.init_from_visible(rbm, batch);
+            self.solver.init_from_visible(rbm, batch)?;
             self.started = true;
         }
-        let report = self.solver.solve(rbm, &self.config.solver_options());
-        self.solver.subtract_gradient(rbm, grad);
+        let report = self.solver.solve(rbm, &self.config.solver_options())?;
+        self.solver.subtract_gradient(rbm, grad)?;
         Ok(PhaseReport {
             sweeps: Some(report.sweeps),
             residual: Some(report.residual),
+            particles: Some((report.n_converged, report.n_particles)),
         })
     }
 }
