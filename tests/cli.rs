@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 
 use emf_rbm::data::Dataset;
 use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
-use emf_rbm::estimate::{exact, metrics};
 use emf_rbm::estimate::tap;
+use emf_rbm::estimate::{exact, metrics};
 use emf_rbm::tap::{SolverOptions, TapOrder};
 use emf_rbm::train::metrics::{EmfConfig, MetricKind, MonitorConfig, TapLnZConfig};
 use emf_rbm::train::{keys, History, Method, TrainConfig, Trainer};

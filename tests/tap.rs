@@ -800,56 +800,92 @@ mod training {
             .unwrap()
     }
 
-    #[test]
-    fn tap2_and_tap3_raise_exact_held_out_likelihood_like_cd() {
+    /// Held-out exact log-likelihood per epoch of a 15-epoch run.
+    fn held_out_curve(method: Method) -> Vec<f64> {
         let (train, test) = digits();
-        let test_m = test.to_mat::<f64>();
-        // The independent-pixel model training starts from (W = 0).
+        let fitted = Trainer::<f64>::new(config(method, 15))
+            .fit(&train, Some(&test))
+            .unwrap();
+        let check = exact::mean_log_likelihood(&fitted.rbm, test.to_mat::<f64>().as_ref());
+        let curve: Vec<f64> = fitted
+            .history
+            .epochs
+            .iter()
+            .map(|e| e.log_likelihood_held_out.unwrap())
+            .collect();
+        assert!((check.unwrap() - curve[curve.len() - 1]).abs() < 1e-9);
+        curve
+    }
+
+    /// The exact held-out LL of the independent-pixel model training starts from (W = 0).
+    fn baseline() -> f64 {
+        let (train, test) = digits();
         let mut r = rng::rng(0);
         let start =
             Rbm::<f64>::init_from_means(&train.pixel_means(), 16, 0.0, 1e-3, &mut r).unwrap();
-        let base = exact::mean_log_likelihood(&start, test_m.as_ref()).unwrap();
-        let mut results = Vec::new();
-        // (Persistent P-TAP2 is not in this list: with 3 damped sweeps per update its particles
-        // lag the moving fixed point at this learning rate and the held-out LL oscillates, much
-        // as PCD-1's does; it learns with more sweeps or a smaller rate.)
-        for method in [
-            Method::Cd { k: 1 },
-            Method::Tap(TapConfig::paper(TapOrder::Mf)),
-            Method::Tap(TapConfig::paper(TapOrder::Tap2)),
-            Method::Tap(TapConfig::paper(TapOrder::Tap3)),
-        ] {
-            let fitted = Trainer::<f64>::new(config(method.clone(), 15))
-                .fit(&train, Some(&test))
-                .unwrap();
-            let h = &fitted.history;
-            let last = h.last().unwrap();
-            let ll = last.log_likelihood_held_out.unwrap();
-            let check = exact::mean_log_likelihood(&fitted.rbm, test_m.as_ref()).unwrap();
-            assert!((check - ll).abs() < 1e-9);
-            eprintln!(
-                "{method}: baseline {base:.3}, epoch 1 {:.3}, epoch 15 {ll:.3} (sweeps/update {:?}, \
-                 max residual {:?})",
-                h.epochs[0].log_likelihood_held_out.unwrap(),
-                last.sweeps_mean,
-                last.residual_max
-            );
-            results.push((method, ll, last.sweeps_mean));
+        exact::mean_log_likelihood(&start, test.to_mat::<f64>().as_ref()).unwrap()
+    }
+
+    /// Largest fall of the curve below its best value so far, over its second half.
+    fn worst_relapse(curve: &[f64]) -> f64 {
+        let mut best = f64::NEG_INFINITY;
+        let mut worst: f64 = 0.0;
+        for (e, &ll) in curve.iter().enumerate() {
+            best = best.max(ll);
+            if e >= curve.len() / 2 {
+                worst = worst.max(best - ll);
+            }
         }
-        let cd = results[0].1;
-        for (method, ll, sweeps) in &results[1..] {
-            assert_eq!(
-                *sweeps,
-                Some(3.0),
-                "{method}: the paper's 3 sweeps per update"
-            );
+        worst
+    }
+
+    #[test]
+    fn tap_training_gains_as_much_held_out_likelihood_as_cd1() {
+        // Measured (seeds 7, 8, 9; 15 epochs; independent pixels at -25.3): CD-1 gains
+        // 4.9 / 4.8 / 4.7 nats, MF 5.2 / 5.0 / 4.9, TAP2 4.8 / 4.7 / 4.8, TAP3 4.7 / 4.6 /
+        // 4.7; the seed spread of each is about 0.1 nat. Each TAP order must gain at least 90 %
+        // of CD-1's gain (0.5 nat below it: five times the spread). This catches a negative
+        // phase that does not train; the exactness of the TAP gradient itself is checked by
+        // finite differences above (dropping its Onsager term fails that test, not this one:
+        // the naive mean-field gradient trains these small models as well as TAP2's).
+        let base = baseline();
+        let cd_gain = held_out_curve(Method::Cd { k: 1 }).last().unwrap() - base;
+        for order in TapOrder::ALL {
+            let curve = held_out_curve(Method::Tap(TapConfig::paper(order)));
+            let gain = curve.last().unwrap() - base;
+            eprintln!("{order}: gain {gain:.3} nats (CD-1 {cd_gain:.3})");
             assert!(
-                *ll > base + 3.0,
-                "{method}: {ll} not above the baseline {base}"
+                gain > 0.9 * cd_gain,
+                "{order}: gained {gain:.3} nats, CD-1 {cd_gain:.3}"
             );
-            // "Like CD": within a nat of CD-1's held-out log-likelihood (or better).
-            assert!(*ll > cd - 1.0, "{method}: {ll} far below CD-1's {cd}");
         }
+    }
+
+    #[test]
+    fn persistent_tap2_learns_stably_once_its_particles_converge() {
+        // With the paper's 3 damped sweeps the persistent particles lag the moving fixed point
+        // and the held-out LL relapses by 2-9 nats (measured on seeds 7-9); with particles
+        // solved to a stationary point every update it learns like CD-1 (-20.5 nats after 15
+        // epochs on all three seeds) and never falls more than 0.8 nat below its best.
+        let base = baseline();
+        let cd_gain = held_out_curve(Method::Cd { k: 1 }).last().unwrap() - base;
+        let converged = held_out_curve(Method::Tap(
+            TapConfig::converged(TapOrder::Tap2).persistent(true),
+        ));
+        let paper = held_out_curve(Method::Tap(
+            TapConfig::paper(TapOrder::Tap2).persistent(true),
+        ));
+        let gain = converged.last().unwrap() - base;
+        eprintln!(
+            "P-TAP2 converged: gain {gain:.3} (CD-1 {cd_gain:.3}), worst relapse {:.3}; \
+             P-TAP2 3 damped sweeps: worst relapse {:.3}",
+            worst_relapse(&converged),
+            worst_relapse(&paper)
+        );
+        assert!(gain > 0.9 * cd_gain, "converged P-TAP2 gained {gain:.3}");
+        assert!(worst_relapse(&converged) < 1.0, "{converged:?}");
+        // The stability criterion can fail: the paper's setting fails it.
+        assert!(worst_relapse(&paper) > 1.0, "{paper:?}");
     }
 
     fn ptap2_in_pool(threads: usize, seed: u64) -> Rbm<f64> {
@@ -1035,6 +1071,50 @@ mod trained {
     }
 
     #[test]
+    fn converged_preset_converges_on_a_small_mnist_model() {
+        // 784 x 20, PCD-1 for 3 epochs on MNIST (binarised at 0.5). The plain undamped map
+        // leaves 12 (TAP2) and 7 (TAP3) of 200 particles oscillating on this model (measured).
+        // Skipped without the data.
+        let dir = std::env::var_os("EMF_RBM_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+            });
+        let folder = dir.join("mnist");
+        if !folder.is_dir() {
+            eprintln!("skipped: no MNIST folder at {}", folder.display());
+            return;
+        }
+        let (train, _) = Dataset::load_split(folder.to_str().unwrap()).unwrap();
+        let train = train.binarize(0.5);
+        let cfg = TrainConfig::builder()
+            .n_hidden(20)
+            .method("pcd1".parse().unwrap())
+            .epochs(3)
+            .batch_size(100)
+            .learning_rate(0.01)
+            .seed(1)
+            .monitor(MonitorConfig {
+                every: 0,
+                ..MonitorConfig::default()
+            })
+            .build()
+            .unwrap();
+        let rbm = Trainer::<f64>::new(cfg).fit(&train, None).unwrap().rbm;
+        let starts = train.head(200).to_mat::<f64>();
+        eprintln!("MNIST 784 x 20 PCD-1 model, exact per-unit solves:");
+        let counts = converged_counts(&rbm, &starts, &SolverOptions::converged());
+        assert_eq!(counts, vec![200; 3]);
+        eprintln!("undamped fixed-point map, 500 sweeps:");
+        let plain = SolverOptions {
+            max_sweeps: 500,
+            rule: UpdateRule::FixedPoint,
+            ..SolverOptions::converged()
+        };
+        converged_counts(&rbm, &starts, &plain);
+    }
+
+    #[test]
     fn converged_preset_converges_on_the_demo_models_where_the_plain_map_does_not() {
         let plain = SolverOptions {
             max_sweeps: 500,
@@ -1061,6 +1141,326 @@ mod trained {
         assert!(
             plain_total < 4 * 600,
             "the plain map converged everywhere too"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// solver bookkeeping
+
+#[test]
+fn refresh_after_free_energy_forgets_the_old_hidden_field() {
+    // The sequence of persistent training: solve -> free_energy -> new parameters -> refresh
+    // -> solve. The second solve must start from fields of the NEW parameters: compare with a
+    // fresh solver given the same magnetizations.
+    let mut r = rng::rng(21);
+    let rbm1 = random_model(12, 8, 0.8, 1.0, &mut r);
+    let mut rbm2 = random_model(12, 8, 0.8, 1.0, &mut r);
+    rbm2.a = rbm1.a.clone();
+    let starts = binary_rows(5, 12, &mut r);
+    for order in TapOrder::ALL {
+        let opts = SolverOptions::paper();
+        let mut s = TapSolver::new(order, 12, 8);
+        s.refresh(&rbm1).unwrap();
+        s.init_from_visible(&rbm1, starts.as_ref()).unwrap();
+        s.solve(&rbm1, &opts).unwrap();
+        s.free_energy(&rbm1).unwrap();
+        let (mv, mh) = (s.visible().to_owned(), s.hidden().to_owned());
+        s.refresh(&rbm2).unwrap();
+        s.solve(&rbm2, &opts).unwrap();
+        let mut fresh = TapSolver::new(order, 12, 8);
+        fresh.refresh(&rbm2).unwrap();
+        fresh.set_magnetizations(mv.as_ref(), mh.as_ref()).unwrap();
+        fresh.solve(&rbm2, &opts).unwrap();
+        let diff = (0..5)
+            .flat_map(|p| (0..8).map(move |j| (p, j)))
+            .map(|(p, j)| (s.hidden()[(p, j)] - fresh.hidden()[(p, j)]).abs())
+            .fold(0.0, f64::max);
+        assert!(
+            diff < 1e-14,
+            "{order}: stale field, hidden differ by {diff}"
+        );
+        assert_eq!(s.visible(), fresh.visible(), "{order}");
+    }
+}
+
+/// The undamped TAP map of one layer at the given magnetizations (plain loops).
+fn tap_map(
+    rbm: &Rbm<f64>,
+    order: usize,
+    hidden: bool,
+    m_self: &[f64],
+    m_other: &[f64],
+) -> Vec<f64> {
+    let nu = |m: f64| m * (1.0 - m);
+    let kap = |m: f64| (0.5 - m) * nu(m);
+    let w = |i: usize, j: usize| if hidden { rbm.w[(j, i)] } else { rbm.w[(i, j)] };
+    let bias = if hidden { &rbm.b } else { &rbm.a };
+    (0..m_self.len())
+        .map(|i| {
+            let mut x = bias[i];
+            for (j, &mo) in m_other.iter().enumerate() {
+                x += w(i, j) * mo;
+                if order >= 2 {
+                    x += (0.5 - m_self[i]) * w(i, j).powi(2) * nu(mo);
+                }
+                if order >= 3 {
+                    x += (1.0 / 3.0 - 2.0 * nu(m_self[i])) * w(i, j).powi(3) * kap(mo);
+                }
+            }
+            sigmoid(x)
+        })
+        .collect()
+}
+
+#[test]
+fn the_residual_is_the_undamped_map_residual_for_every_rule_and_damping() {
+    // Hidden first: the hidden residual is |f_h(mv0, mh0) - mh0|, the visible one
+    // |f_v(mh1, mv0) - mv0| with mh1 the hidden layer after its update (whatever the rule).
+    let mut r = rng::rng(22);
+    let rbm = random_model(5, 4, 1.5, 1.0, &mut r);
+    let mv0: Vec<f64> = (0..5).map(|i| 0.15 + 0.14 * i as f64).collect();
+    let mh0: Vec<f64> = (0..4).map(|j| 0.8 - 0.17 * j as f64).collect();
+    for order in TapOrder::ALL {
+        for (rule, damping) in [
+            (UpdateRule::FixedPoint, 0.0),
+            (UpdateRule::FixedPoint, 0.5),
+            (UpdateRule::Exact, 0.0),
+            (UpdateRule::Exact, 0.7),
+        ] {
+            let mut s = TapSolver::new(order, 5, 4);
+            s.refresh(&rbm).unwrap();
+            let (a, b) = (
+                Mat::from_fn(1, 5, |_, i| mv0[i]),
+                Mat::from_fn(1, 4, |_, j| mh0[j]),
+            );
+            s.set_magnetizations(a.as_ref(), b.as_ref()).unwrap();
+            let opts = SolverOptions::builder()
+                .rule(rule)
+                .damping(damping)
+                .max_sweeps(1)
+                .build()
+                .unwrap();
+            let rep = s.solve(&rbm, &opts).unwrap();
+            let mh1: Vec<f64> = (0..4).map(|j| s.hidden()[(0, j)]).collect();
+            let fh = tap_map(&rbm, order.k(), true, &mh0, &mv0);
+            let fv = tap_map(&rbm, order.k(), false, &mv0, &mh1);
+            let want = fh
+                .iter()
+                .zip(&mh0)
+                .chain(fv.iter().zip(&mv0))
+                .map(|(f, m)| (f - m).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                (rep.residual - want).abs() < 1e-13 * want.max(1.0),
+                "{order} {rule:?} d={damping}: residual {} vs |f(m) - m| = {want}",
+                rep.residual
+            );
+            if rule == UpdateRule::FixedPoint {
+                // The damped step moved the units by (1 - d) of the residual only.
+                let moved = (0..4).map(|j| (mh1[j] - mh0[j]).abs()).fold(0.0, f64::max);
+                let fh_res = fh
+                    .iter()
+                    .zip(&mh0)
+                    .map(|(f, m)| (f - m).abs())
+                    .fold(0.0, f64::max);
+                assert!((moved - (1.0 - damping) * fh_res).abs() < 1e-14);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// G_k itself
+
+#[test]
+fn g_k_is_symmetric_under_exchanging_the_layers() {
+    let mut r = rng::rng(23);
+    let rbm = random_model(6, 4, 0.9, 1.0, &mut r);
+    let mv = Mat::from_fn(3, 6, |p, i| {
+        0.05 + 0.9 * ((p * 7 + i * 3) % 11) as f64 / 10.0
+    });
+    let mh = Mat::from_fn(3, 4, |p, j| 0.1 + 0.8 * ((p * 5 + j * 2) % 7) as f64 / 6.0);
+    let flipped = rbm.transpose();
+    for order in TapOrder::ALL {
+        let g = gibbs_free_energy(&rbm, order, mv.as_ref(), mh.as_ref()).unwrap();
+        let gt = gibbs_free_energy(&flipped, order, mh.as_ref(), mv.as_ref()).unwrap();
+        for (a, b) in g.iter().zip(&gt) {
+            assert!(
+                (a - b).abs() < 1e-12 * a.abs().max(1.0),
+                "{order}: {a} vs {b}"
+            );
+        }
+        // And the fixed points: solving the transposed model from the hidden side gives the
+        // same ln Z.
+        let est = tap::log_partition(&rbm, order, mv.as_ref(), &SolverOptions::converged())
+            .unwrap()
+            .value()
+            .unwrap();
+        let s = solved(&rbm, order, &mv, &SolverOptions::converged());
+        let est_t = tap::log_partition(
+            &flipped,
+            order,
+            s.hidden().to_owned().as_ref(),
+            &SolverOptions::converged(),
+        )
+        .unwrap()
+        .value()
+        .unwrap();
+        assert!((est - est_t).abs() < 1e-8, "{order}: {est} vs {est_t}");
+    }
+}
+
+/// The exact Gibbs free energy `G(m) = max_l [l.m - ln Z(a + l_v, b + l_h)]` (the Legendre
+/// transform of ln Z in the biases) of a tiny model, by Newton's method on the concave
+/// objective with exact moments from enumerating every joint state.
+fn exact_gibbs_free_energy(rbm: &Rbm<f64>, m: &[f64]) -> f64 {
+    let (nv, nh) = (rbm.n_visible(), rbm.n_hidden());
+    let n = nv + nh;
+    let mut lam = vec![0.0; n];
+    let unit = |s: usize, u: usize| (s >> u & 1) as f64;
+    let mut value = 0.0;
+    for _ in 0..100 {
+        // ln Z, first and second moments under the shifted biases.
+        let logw: Vec<f64> = (0..1usize << n)
+            .map(|s| {
+                let mut e = 0.0;
+                for u in 0..n {
+                    let bias = if u < nv { rbm.a[u] } else { rbm.b[u - nv] };
+                    e += (bias + lam[u]) * unit(s, u);
+                }
+                for i in 0..nv {
+                    for j in 0..nh {
+                        e += rbm.w[(i, j)] * unit(s, i) * unit(s, nv + j);
+                    }
+                }
+                e
+            })
+            .collect();
+        let max = logw.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let p: Vec<f64> = logw.iter().map(|x| (x - max).exp()).collect();
+        let z: f64 = p.iter().sum();
+        let ln_z = max + z.ln();
+        let mean: Vec<f64> = (0..n)
+            .map(|u| {
+                p.iter()
+                    .enumerate()
+                    .map(|(s, q)| q * unit(s, u))
+                    .sum::<f64>()
+                    / z
+            })
+            .collect();
+        let cov = Mat::from_fn(n, n, |u, t| {
+            p.iter()
+                .enumerate()
+                .map(|(s, q)| q * unit(s, u) * unit(s, t))
+                .sum::<f64>()
+                / z
+                - mean[u] * mean[t]
+        });
+        value = lam.iter().zip(m).map(|(l, x)| l * x).sum::<f64>() - ln_z;
+        let grad: Vec<f64> = m.iter().zip(&mean).map(|(a, b)| a - b).collect();
+        if grad.iter().all(|g| g.abs() < 1e-14) {
+            break;
+        }
+        // lam += Cov^-1 grad.
+        use emf_rbm::faer::linalg::solvers::Solve;
+        let step = cov
+            .partial_piv_lu()
+            .solve(Mat::from_fn(n, 1, |u, _| grad[u]));
+        for u in 0..n {
+            lam[u] += step[(u, 0)];
+        }
+    }
+    value
+}
+
+#[test]
+fn g_k_approximates_the_exact_gibbs_free_energy_away_from_stationarity() {
+    // G_k(m) is the Plefka series of the exact G(m) truncated at order k, for ANY m, not
+    // only at a fixed point: |G_k(m) - G(m)| must fall like eps^(k+1) with the weight scale.
+    let mut r = rng::rng(24);
+    let base = random_model(3, 2, 1.0, 0.7, &mut r);
+    let m = [0.31, 0.62, 0.45, 0.7, 0.24];
+    let (mv, mh) = (
+        Mat::from_fn(1, 3, |_, i| m[i]),
+        Mat::from_fn(1, 2, |_, j| m[3 + j]),
+    );
+    let eps = [0.05, 0.1, 0.2, 0.3];
+    let mut errs = vec![Vec::new(); 3];
+    for &e in &eps {
+        let mut rbm = base.clone();
+        for j in 0..2 {
+            for i in 0..3 {
+                rbm.w[(i, j)] *= e;
+            }
+        }
+        let exact = exact_gibbs_free_energy(&rbm, &m);
+        for (k, order) in TapOrder::ALL.into_iter().enumerate() {
+            let g = gibbs_free_energy(&rbm, order, mv.as_ref(), mh.as_ref()).unwrap()[0];
+            errs[k].push((g - exact).abs());
+        }
+    }
+    for (k, err) in errs.iter().enumerate() {
+        let slope = log_log_slope(&eps, err);
+        eprintln!("order {}: |G_k - G| = {err:?}, slope {slope:.3}", k + 1);
+        let want = (k + 2) as f64;
+        assert!(
+            (slope - want).abs() < 0.25,
+            "order {}: slope {slope}, expected {want}",
+            k + 1
+        );
+    }
+}
+
+#[test]
+fn a_single_fixed_point_misses_ln_z_by_ln_2_on_a_two_state_model() {
+    // One hidden unit selects between a pattern xi and its complement with equal weight:
+    // w_i = 2 beta (2 xi_i - 1), a_i = -w_i / 2, b = 0 (xi balanced). Then
+    // ln Z = ln 2 + 4 sp(beta) + 4 sp(-beta) for 8 pixels, and each state's mean-field
+    // solution accounts for one half of Z only.
+    //
+    // Measured limits of the orders on this family: with 16 pixels and beta = 1 the hidden
+    // unit's Onsager field (16 W^2 nu_v = 12.6) pulls TAP2's solution to m_h = 1/2 (one
+    // symmetric point with -G2 above ln Z); with 8 pixels and beta = 2 (below) MF and TAP2
+    // separate the states but the third-order term (|W^3 kappa| sums of -26 on the hidden
+    // unit) does not: TAP3's two points sit at m_h = 0.68 and 0.32 with -G3 = ln Z + 0.59,
+    // the series has broken down at weights of 4.
+    let beta = 2.0;
+    let xi: Vec<f64> = (0..8).map(|i| (i < 4) as u8 as f64).collect();
+    let mut rbm = Rbm::<f64>::zeros(8, 1).unwrap();
+    for i in 0..8 {
+        rbm.w[(i, 0)] = 2.0 * beta * (2.0 * xi[i] - 1.0);
+        rbm.a[i] = -rbm.w[(i, 0)] / 2.0;
+    }
+    let ln_z = enumerate(&rbm).ln_z;
+    let closed = 2f64.ln() + 4.0 * softplus(beta) + 4.0 * softplus(-beta);
+    assert!((ln_z - closed).abs() < 1e-12);
+    let starts = Mat::from_fn(2, 8, |p, i| if p == 0 { xi[i] } else { 1.0 - xi[i] });
+    for order in [TapOrder::Mf, TapOrder::Tap2] {
+        let mut s = solved(&rbm, order, &starts, &SolverOptions::converged());
+        let g = s.free_energy(&rbm).unwrap();
+        let (h0, h1) = (s.hidden()[(0, 0)], s.hidden()[(1, 0)]);
+        eprintln!(
+            "{order}: -G = {:.6}, {:.6}; ln Z = {ln_z:.6}; m_h = {h0:.2e}, {h1:.2e}",
+            -g[0], -g[1]
+        );
+        assert!(
+            h0 > 0.99 && h1 < 0.01,
+            "{order}: the two starts did not reach the two states"
+        );
+        assert!(
+            (g[0] - g[1]).abs() < 1e-9,
+            "{order}: the states are symmetric"
+        );
+        let best = tap::log_partition(&rbm, order, starts.as_ref(), &SolverOptions::converged())
+            .unwrap()
+            .value()
+            .unwrap();
+        let miss = ln_z - best;
+        assert!(
+            (miss - 2f64.ln()).abs() < 0.01,
+            "{order}: misses ln Z by {miss}"
         );
     }
 }

@@ -575,6 +575,35 @@ mod tests {
     }
 
     #[test]
+    fn nu_keeps_its_relative_precision_near_saturation_in_f32() {
+        // For m = 1 - d on the f32 grid, m^2 = 1 - 2d + d^2 rounds to 1 - 2d while
+        // d^2 < 2^-25, so m - m^2 = d: a relative error of d (up to ~2e-4 at d ~ 1.7e-4).
+        // m (1 - m) is exact to rounding (1 - m is exact).
+        let mut worst_naive: f64 = 0.0;
+        for k in 2000..2100 {
+            let m = 1.0f32 - k as f32 * 2f32.powi(-24);
+            let exact = m as f64 * (1.0 - m as f64);
+            let mut mm = vec![m; 16];
+            let (mut nu, mut kap) = (vec![0.0f32; 16], vec![0.0f32; 16]);
+            init_column(3, &[], 0.0, false, &mut mm, &mut nu, &mut kap);
+            let rel = (nu[0] as f64 - exact).abs() / exact;
+            assert!(rel < 1e-6, "init: nu relative error {rel} at m = {m}");
+            worst_naive = worst_naive.max(((m - m * m) as f64 - exact).abs() / exact);
+        }
+        assert!(
+            worst_naive > 1e-4,
+            "the control: m - m^2 loses {worst_naive}"
+        );
+        let (mut mm, mut nu, mut kap) = (vec![0.0f32; 16], vec![0.0f32; 16], vec![0.0f32; 16]);
+        // After an exact solve nu comes from x directly: s(x) s(-x) for x = 16.
+        let x = vec![16.0f32; 16];
+        finish_exact(2, &x, &mut mm, &mut nu, &mut kap, 0.0);
+        let want = crate::linalg::sigmoid(16.0) * crate::linalg::sigmoid(-16.0);
+        let rel = (nu[0] as f64 - want).abs() / want;
+        assert!(rel < 1e-6, "solve: nu relative error {rel}");
+    }
+
+    #[test]
     fn tap3_global_root_is_the_global_minimum_of_the_unit_free_energy() {
         // Cases with |o3| above the convexity bound (two local minima possible) and below.
         let cases = [
