@@ -6,7 +6,7 @@
 use clap::Args;
 
 use emf_rbm::estimate::ais::BetaSchedule;
-use emf_rbm::tap::{SolverOptions, TapOrder};
+use emf_rbm::tap::{SolverOptions, TapOrder, UpdateRule};
 use emf_rbm::train::metrics::{
     AisMetricConfig, Cadence, EmfConfig, MetricConfig, MetricKind, MonitorConfig, TapLnZConfig,
 };
@@ -163,9 +163,15 @@ pub struct TrainingArgs {
     /// TAP methods: damping d in [0, 1), m <- d m_old + (1 - d) f(m) [default: 0.5].
     #[arg(long)]
     pub damping: Option<f64>,
-    /// TAP methods: stop the sweeps once max |dm| is at most this [default: 0, never early].
+    /// TAP methods: stop the sweeps once the residual max |f(m) - m| is at most this
+    /// [default: 0, never early].
     #[arg(long)]
     pub tolerance: Option<f64>,
+    /// TAP methods: per-unit update, `exact` (each unit's equation solved, G_k decreases every
+    /// half-sweep) or `fixed-point` (one evaluation of the map, the paper's rule)
+    /// [default: fixed-point].
+    #[arg(long, value_parser = parse_rule)]
+    pub rule: Option<UpdateRule>,
     /// Measure the standard metrics (reconstruction error, pseudo-likelihood, free energies,
     /// exact likelihood) every N epochs and after the last; 0: never.
     #[arg(long, default_value_t = 1)]
@@ -233,11 +239,12 @@ impl TrainingArgs {
                 t.sweeps = self.sweeps.unwrap_or(t.sweeps);
                 t.damping = self.damping.unwrap_or(t.damping);
                 t.tolerance = self.tolerance.unwrap_or(t.tolerance);
+                t.rule = self.rule.unwrap_or(t.rule);
             }
             _ if self.solver_flags_given() => {
                 return Err(Error::param(
                     "sweeps",
-                    "--sweeps, --damping and --tolerance apply to the TAP methods only",
+                    "--sweeps, --damping, --tolerance and --rule apply to the TAP methods only",
                 ))
             }
             _ => {}
@@ -247,7 +254,10 @@ impl TrainingArgs {
     }
 
     fn solver_flags_given(&self) -> bool {
-        self.sweeps.is_some() || self.damping.is_some() || self.tolerance.is_some()
+        self.sweeps.is_some()
+            || self.damping.is_some()
+            || self.tolerance.is_some()
+            || self.rule.is_some()
     }
 
     /// The monitor: the standard metrics at `--monitor-every`, then the EMF, TAP and AIS
@@ -337,6 +347,15 @@ impl TrainingArgs {
                 self.exact.exact_max
             )
         })
+    }
+}
+
+/// Parses `--rule`: `exact` or `fixed-point`.
+fn parse_rule(s: &str) -> std::result::Result<UpdateRule, String> {
+    match s {
+        "exact" => Ok(UpdateRule::Exact),
+        "fixed-point" | "fixed_point" => Ok(UpdateRule::FixedPoint),
+        o => Err(format!("expected `exact` or `fixed-point`, got `{o}`")),
     }
 }
 
@@ -477,9 +496,20 @@ mod tests {
         // Solver flags apply to TAP methods, and are checked there too.
         let a = parse(&["--sweeps", "5", "--damping", "0.3"]);
         match a.to_config(8, &"tap2".parse().unwrap()).unwrap().method {
-            Method::Tap(t) => assert_eq!((t.sweeps, t.damping), (5, 0.3)),
+            Method::Tap(t) => assert_eq!(
+                (t.sweeps, t.damping, t.rule),
+                (5, 0.3, UpdateRule::FixedPoint)
+            ),
             other => panic!("{other:?}"),
         }
+        let a = parse(&["--rule", "exact"]);
+        match a.to_config(8, &"ptap2".parse().unwrap()).unwrap().method {
+            Method::Tap(t) => assert_eq!((t.rule, t.persistent), (UpdateRule::Exact, true)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["--rule", "exact"])
+            .to_config(8, &"cd1".parse().unwrap())
+            .is_err());
         assert!(parse(&["--damping", "1"])
             .to_config(8, &"tap2".parse().unwrap())
             .is_err());
