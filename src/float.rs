@@ -6,7 +6,7 @@ use std::fmt::{Debug, Display};
 
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::linalg::kernels;
+use crate::linalg::{kernels, math};
 
 /// A real scalar type usable for models and training (`f64` or `f32`).
 ///
@@ -38,7 +38,7 @@ pub trait Float:
     /// In place: `x[i] <- 1 if u[i] < x[i] else 0` (Bernoulli sampling from probabilities).
     fn bernoulli(x: &mut [Self], u: &[Self]);
     /// Branch-free `e^x` in this type's own precision (polynomial, vectorisable inside the
-    /// kernels; see [`kernels::exp`] and [`kernels::exp_f32`]).
+    /// kernels; see [`math::exp`] and [`math::exp_f32`]).
     fn fast_exp(x: Self) -> Self;
 }
 
@@ -72,5 +72,5 @@ macro_rules! impl_float {
         }
     };
 }
-impl_float!(f64, "f64", kernels::exp);
-impl_float!(f32, "f32", kernels::exp_f32);
+impl_float!(f64, "f64", math::exp);
+impl_float!(f32, "f32", math::exp_f32);

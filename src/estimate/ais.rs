@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::linalg::{kernels, softplus};
+use crate::linalg::{math, softplus};
 use crate::rbm::Rbm;
 use crate::rng::{stream_rng, Rng};
 
@@ -585,39 +585,9 @@ fn sample_visible<T: Float>(
 /// `2^-32`: turns a `u32` into a uniform in `[0, 1)`.
 const U32_SCALE: f64 = 1.0 / 4_294_967_296.0;
 
-use crate::linalg::simd_dispatch as avx_dispatch;
+use crate::linalg::simd_dispatch;
 
-/// `softplus(z)` and `sigmoid(z)` sharing one `exp(-|z|)`.
-#[inline(always)]
-fn softplus_sigmoid(z: f64) -> (f64, f64) {
-    let az = if z < 0.0 { -z } else { z };
-    let e = kernels::exp(-az);
-    let pos = if z > 0.0 { z } else { 0.0 };
-    let inv = 1.0 / (1.0 + e);
-    let s = if z >= 0.0 { inv } else { e * inv };
-    (pos + kernels::ln_1p_unit(e), s)
-}
-
-#[inline(always)]
-fn sigmoid_fast(z: f64) -> f64 {
-    let az = if z < 0.0 { -z } else { z };
-    let e = kernels::exp(-az);
-    let inv = 1.0 / (1.0 + e);
-    if z >= 0.0 {
-        inv
-    } else {
-        e * inv
-    }
-}
-
-#[inline(always)]
-fn softplus_fast(z: f64) -> f64 {
-    let az = if z < 0.0 { -z } else { z };
-    let pos = if z > 0.0 { z } else { 0.0 };
-    pos + kernels::ln_1p_unit(kernels::exp(-az))
-}
-
-avx_dispatch! {
+simd_dispatch! {
     /// One hidden column at step k: `t = x + b`; `logw += sp(beta t) - sp(beta_prev t)`;
     /// `h <- [u < s(beta t)]`.
     fn hidden_step<T>(x: &[T], bias: f64, beta: f64, beta_prev: f64, u: &[u32], h: &mut [T], logw: &mut [f64]) {
@@ -625,32 +595,32 @@ avx_dispatch! {
         let (u, h, logw) = (&u[..n], &mut h[..n], &mut logw[..n]);
         for r in 0..n {
             let t = x[r].as_f64() + bias;
-            let (sp, s) = softplus_sigmoid(beta * t);
-            logw[r] += sp - softplus_fast(beta_prev * t);
+            let (sp, s) = math::softplus_sigmoid(beta * t);
+            logw[r] += sp - math::softplus(beta_prev * t);
             h[r] = if (u[r] as f64) * U32_SCALE < s { T::of(1.0) } else { T::of(0.0) };
         }
     }
 }
 
-avx_dispatch! {
+simd_dispatch! {
     /// One hidden column at the last step: `logw += sp(beta t) - sp(beta_prev t)` only.
     fn hidden_weight<T>(x: &[T], bias: f64, beta: f64, beta_prev: f64, logw: &mut [f64]) {
         let n = x.len();
         let logw = &mut logw[..n];
         for r in 0..n {
             let t = x[r].as_f64() + bias;
-            logw[r] += softplus_fast(beta * t) - softplus_fast(beta_prev * t);
+            logw[r] += math::softplus(beta * t) - math::softplus(beta_prev * t);
         }
     }
 }
 
-avx_dispatch! {
+simd_dispatch! {
     /// One visible column: `v <- [u < s(y + bias)]`, `dvis += c v`.
     fn visible_step<T>(y: &[T], bias: f64, c: f64, u: &[u32], v: &mut [T], dvis: &mut [f64]) {
         let n = y.len();
         let (u, v, dvis) = (&u[..n], &mut v[..n], &mut dvis[..n]);
         for r in 0..n {
-            let s = sigmoid_fast(y[r].as_f64() + bias);
+            let s = math::sigmoid(y[r].as_f64() + bias);
             let on = (u[r] as f64) * U32_SCALE < s;
             v[r] = if on { T::of(1.0) } else { T::of(0.0) };
             dvis[r] += if on { c } else { 0.0 };

@@ -1,45 +1,15 @@
 //! Vectorised inner loops of the bulk pair couplings: a branch-free, accurate `ln(1 + y)` and
 //! the sums `sum_j ln(1 + R_ij R_kj)` over hidden units, in AVX2/FMA intrinsics when the CPU
-//! has them (checked at run time; the compiler's auto-vectoriser did not vectorise these
-//! loops), scalar code otherwise.
+//! has them (the crate's one feature check, [`crate::linalg::simd`]), scalar code otherwise.
+//!
+//! These are the crate's only hand-written intrinsics, kept because a bench shows they win:
+//! the same algorithm (four logarithms combined into one, 16-element chunks) written in plain
+//! arithmetic for `simd_dispatch!` was not vectorised by the
+//! compiler (the bit manipulations of `ln1p`): `cargo bench --bench couplings pair_matrix`
+//! took 124-140 ms with the intrinsics and 450-500 ms with the plain version (784 x 500,
+//! interleaved runs, 2026-12-02).
 
-/// Branch-free `ln(1 + y)` for `y >= -1/2` (finite), with relative error of a few ulps for
-/// every such `y`, including tiny ones.
-///
-/// `1 + y = m 2^e` with `m` in `[sqrt(1/2), sqrt 2)` (exponent and mantissa from the bits);
-/// `ln m = 2 atanh(s)`, `s = (m - 1)/(m + 1)`, `|s| < 0.1716`, by its odd series to `s^19`
-/// (truncation below 3e-17 relative). When `e = 0` (`y` in `[-0.29, 0.41)`), `s` is formed as
-/// `y / (2 + y)` from `y` itself, so the rounding of `1 + y` never enters: that is what keeps
-/// the relative accuracy for tiny `y`.
-#[inline(always)]
-pub fn ln1p(y: f64) -> f64 {
-    const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd;
-    const LN2_HI: f64 = 0.6931471803691238;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
-    let u = 1.0 + y;
-    let adj = u
-        .to_bits()
-        .wrapping_add(0x3ff0_0000_0000_0000u64.wrapping_sub(SQRT_HALF_BITS));
-    let ebits = adj >> 52;
-    let m = f64::from_bits((adj & 0x000f_ffff_ffff_ffff).wrapping_add(SQRT_HALF_BITS));
-    let e = f64::from_bits(0x4330_0000_0000_0000 | ebits) - (4_503_599_627_370_496.0 + 1023.0);
-    let near = e == 0.0;
-    let num = if near { y } else { m - 1.0 };
-    let den = if near { 2.0 + y } else { m + 1.0 };
-    let s = num / den;
-    let s2 = s * s;
-    let mut p = 1.0 / 19.0;
-    p = p * s2 + 1.0 / 17.0;
-    p = p * s2 + 1.0 / 15.0;
-    p = p * s2 + 1.0 / 13.0;
-    p = p * s2 + 1.0 / 11.0;
-    p = p * s2 + 1.0 / 9.0;
-    p = p * s2 + 1.0 / 7.0;
-    p = p * s2 + 1.0 / 5.0;
-    p = p * s2 + 1.0 / 3.0;
-    let t = s * s2 * p; // atanh(s) - s
-    e * LN2_HI + (e * LN2_LO + 2.0 * t + 2.0 * s)
-}
+use crate::linalg::math::ln_1p as ln1p;
 
 /// Result of one vectorised sum: the value and whether every argument was in the fast range.
 #[derive(Clone, Copy, Debug)]
@@ -82,7 +52,7 @@ fn gauss_pair_scalar(
         let y = rq_i * rq[k];
         let l = ln1p(if y >= -0.5 { y } else { 0.0 });
         let d = shift + half_w[k];
-        let w = norm[k] * crate::linalg::kernels::exp(-d * d * inv2s2[k]);
+        let w = norm[k] * crate::linalg::math::exp(-d * d * inv2s2[k]);
         acc[k] += w * l;
         lo[k] = lo[k].min(y);
     }
@@ -147,7 +117,7 @@ mod avx2 {
         _mm256_fmadd_pd(e, c(0.6931471803691238), low)
     }
 
-    /// Four lanes of `crate::linalg::kernels::exp`.
+    /// Four lanes of `crate::linalg::math::exp`.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn exp4(x: __m256d) -> __m256d {
@@ -299,14 +269,7 @@ mod avx2 {
 }
 
 fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::linalg::simd::has_avx2_fma()
 }
 
 /// `sum_j ln(1 + ri[j] rk[j])` in 8 interleaved partial sums (fixed order), with a flag telling

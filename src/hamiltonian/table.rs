@@ -135,7 +135,7 @@ pub fn mask_of(units: &[usize]) -> usize {
 
 impl EffectiveHamiltonian {
     /// Every coupling (all `2^n` subsets) in the lattice-gas basis, by the stable closed forms;
-    /// for at most [`MAX_TABLE_UNITS`] units.
+    /// for at most `MAX_TABLE_UNITS` (24) units.
     pub fn table(&self) -> Result<CouplingTable> {
         self.check_table()?;
         let n = self.nv;

@@ -9,8 +9,8 @@
 //! is `f(m) = s(x(m))`.
 
 use crate::float::Float;
-use crate::linalg::kernels::sigmoid_t;
-use crate::linalg::simd_dispatch as dispatch;
+use crate::linalg::math::sigmoid;
+use crate::linalg::simd_dispatch;
 use crate::tap::options::UpdateRule;
 
 /// `max(r, d)` that propagates a NaN `d` (compiles to a vector select).
@@ -81,7 +81,7 @@ pub(crate) fn update_column<T: Float>(
     }
 }
 
-dispatch! {
+simd_dispatch! {
     /// The fixed-point rule: `m <- d m + (1 - d) s(x(m))`, then `nu = m (1 - m)`,
     /// `kappa = (1/2 - m) nu` as the order needs, and the residual `|s(x(m)) - m|`.
     fn fixed_point_column<T>(
@@ -105,7 +105,7 @@ dispatch! {
             1 => {
                 for r in 0..n {
                     let old = m[r];
-                    let target = sigmoid_t(field[r] + b);
+                    let target = sigmoid(field[r] + b);
                     res[r] = max_nan(res[r], (target - old).abs().as_f64());
                     m[r] = d * old + take * target;
                 }
@@ -114,7 +114,7 @@ dispatch! {
                 let (o2, nu) = (&o2[..n], &mut nu[..n]);
                 for r in 0..n {
                     let old = m[r];
-                    let target = sigmoid_t(field[r] + b + (half - old) * o2[r]);
+                    let target = sigmoid(field[r] + b + (half - old) * o2[r]);
                     res[r] = max_nan(res[r], (target - old).abs().as_f64());
                     let new = d * old + take * target;
                     m[r] = new;
@@ -127,7 +127,7 @@ dispatch! {
                 for r in 0..n {
                     let old = m[r];
                     let x = field[r] + b + (half - old) * o2[r] + (third - two * nu[r]) * o3[r];
-                    let target = sigmoid_t(x);
+                    let target = sigmoid(x);
                     res[r] = max_nan(res[r], (target - old).abs().as_f64());
                     let new = d * old + take * target;
                     m[r] = new;
@@ -200,7 +200,7 @@ fn exact_column<T: Float>(
     finish_exact(order, &scratch.x, col.m, col.nu, col.kap, damping);
 }
 
-dispatch! {
+simd_dispatch! {
     /// Starts the Newton iteration at the map's pre-activation `x(m_old)` with the bracket
     /// `[c - o2/2 - |o3|/3, c + o2/2 + |o3|/3]` (which holds every root), and records the
     /// residual `|s(x(m_old)) - m_old|`. Returns true when every `|o3| < 3 sqrt 3` (each
@@ -226,7 +226,7 @@ dispatch! {
             for r in 0..n {
                 let c = field[r] + b;
                 let x0 = c + (half - m[r]) * o2[r];
-                res[r] = max_nan(res[r], (sigmoid_t(x0) - m[r]).abs().as_f64());
+                res[r] = max_nan(res[r], (sigmoid(x0) - m[r]).abs().as_f64());
                 x[r] = x0;
                 let w = half * o2[r];
                 lo[r] = c - w;
@@ -240,7 +240,7 @@ dispatch! {
             for r in 0..n {
                 let c = field[r] + b;
                 let x0 = c + (half - m[r]) * o2[r] + (third - two * nu[r]) * o3[r];
-                res[r] = max_nan(res[r], (sigmoid_t(x0) - m[r]).abs().as_f64());
+                res[r] = max_nan(res[r], (sigmoid(x0) - m[r]).abs().as_f64());
                 x[r] = x0;
                 let w = half * o2[r] + third * o3[r].abs();
                 lo[r] = c - w;
@@ -252,7 +252,7 @@ dispatch! {
     }
 }
 
-dispatch! {
+simd_dispatch! {
     /// One safeguarded Newton step for every particle: the bracket shrinks to the side of
     /// the root (`F(lo) <= 0 <= F(hi)` is kept), and a Newton step that leaves it is replaced
     /// by bisection. Returns the largest `|dx|` relative to the size of the terms of `F`
@@ -305,7 +305,7 @@ dispatch! {
     }
 }
 
-dispatch! {
+simd_dispatch! {
     /// `m <- d m + (1 - d) s(x)`, then `nu` (from `x` directly when undamped:
     /// `s(x) s(-x)` keeps its relative precision near 0 and 1) and `kappa`.
     fn finish_exact<T>(order: usize, x: &[T], m: &mut [T], nu: &mut [T], kap: &mut [T], damping: f64) {
@@ -323,7 +323,7 @@ dispatch! {
         } else {
             let take = one - d;
             for r in 0..n {
-                let new = d * m[r] + take * sigmoid_t(x[r]);
+                let new = d * m[r] + take * sigmoid(x[r]);
                 m[r] = new;
                 nu[r] = new * (one - new);
             }
@@ -460,7 +460,7 @@ pub fn tap3_global_root(c: f64, o2: f64, o3: f64, x_hint: f64) -> f64 {
         .unwrap_or(x_hint)
 }
 
-dispatch! {
+simd_dispatch! {
     /// If `set`: `m <- s(field + bias)`. Then `nu = m (1 - m)`, `kappa = (1/2 - m) nu` (as the
     /// order needs); returns `max |nu|` (0 when every `m` is 0 or 1).
     pub(crate) fn init_column<T>(
@@ -478,7 +478,7 @@ dispatch! {
             let field = &field[..n];
             let b = T::of(bias);
             for r in 0..n {
-                m[r] = sigmoid_t(field[r] + b);
+                m[r] = sigmoid(field[r] + b);
             }
         }
         let mut big = [0.0f64; 8];
@@ -500,7 +500,7 @@ dispatch! {
     }
 }
 
-dispatch! {
+simd_dispatch! {
     /// `w2 <- w o w` and (order 3) `w3 <- w o w o w`.
     pub(crate) fn powers_column<T>(order: usize, w: &[T], w2: &mut [T], w3: &mut [T]) {
         let n = w.len();
@@ -520,7 +520,7 @@ dispatch! {
     }
 }
 
-dispatch! {
+simd_dispatch! {
     /// `g += w o tn` (order 2) or `g += w o tn + 2 w2 o tk` (order 3).
     pub(crate) fn onsager_gradient_column<T>(order: usize, w: &[T], tn: &[T], w2: &[T], tk: &[T], g: &mut [T]) {
         let n = g.len();
@@ -539,7 +539,7 @@ dispatch! {
     }
 }
 
-dispatch! {
+simd_dispatch! {
     /// `sum x` in f64 over 8 interleaved partial sums (a fixed order, vectorised).
     pub(crate) fn column_sum<T>(x: &[T]) -> f64 {
         let mut part = [0.0f64; 8];
