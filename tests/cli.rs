@@ -500,3 +500,50 @@ fn compare_saves_each_model_with_the_numbers_of_its_table() {
         );
     }
 }
+
+/// `ising` writes the library's samples (same seed, same rows) and prints the exact values of
+/// the finite torus next to the sample means.
+#[test]
+fn ising_prints_the_exact_finite_lattice_values_next_to_the_samples() {
+    use emf_rbm::ising::{exact_finite, sample_ising, IsingConfig};
+    let dir = tmpdir("ising");
+    let out_file = dir.join("ising.idx");
+    let out = run_ok(bin().args([
+        "ising",
+        "--size",
+        "6",
+        "--temperature",
+        "2.5",
+        "--samples",
+        "300",
+        "--seed",
+        "4",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lib = sample_ising(&IsingConfig::new(6, 2.5, 300).with_seed(4)).unwrap();
+    let file = Dataset::load(out_file.to_str().unwrap()).unwrap();
+    assert_eq!(file.as_slice(), lib.dataset.as_slice());
+    let exact = exact_finite(6, 2.5).unwrap();
+    let e = lib.energy_per_site();
+    for expected in [
+        format!("{:.5} +- {:.5}", e.mean, e.stderr),
+        format!("{:.5}", exact.energy_per_site),
+        format!("{:.5}", exact.abs_m.unwrap()),
+        format!("{:.5}", exact.m2.unwrap()),
+        "transfer matrix".to_string(),
+    ] {
+        assert!(text.contains(&expected), "missing {expected} in:\n{text}");
+    }
+    let err = run_err(&[
+        "ising",
+        "--size",
+        "1",
+        "--temperature",
+        "2.5",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(err.contains("size"), "{err}");
+}

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::ising::{exact_energy_per_site, exact_magnetization, sample_ising, IsingConfig};
+use crate::ising::{
+    exact_energy_per_site, exact_finite, exact_magnetization, sample_ising, IsingConfig,
+};
 use crate::stack::{
     FreeEnergyOptions, LayerFreeEnergy, LayerObservables, RgOptions, Stack, StackConfig,
 };
@@ -58,6 +60,12 @@ pub struct IsingReference {
     pub magnetization_exact: f64,
     /// Nearest-neighbour correlation `<s s'> = -u/2` of the infinite lattice.
     pub nn_correlation_exact: f64,
+    /// `<|m|>` of the finite `L x L` torus, exactly (transfer matrix; `None` beyond `L = 10`).
+    #[serde(default)]
+    pub magnetization_finite: Option<f64>,
+    /// `<s s'> = -<E>/(2N)` of the finite `L x L` torus, exactly (transfer matrix or Kaufman).
+    #[serde(default)]
+    pub nn_correlation_finite: f64,
     /// `<|m|>` of the held-out samples.
     pub sample_magnetization: f64,
     /// `<s s'>` over bonds of the held-out samples (`-E / (2 L^2)`).
@@ -126,7 +134,7 @@ impl IsingExperiment {
         let free_energies = stack.free_energies(&train, &held_out, &self.free_energy)?;
         let observables = stack.rg_observables(&held_out, &self.rg)?;
         let analysis_seconds = t2.elapsed().as_secs_f64();
-        let reference = reference(self.temperature, &held_out, self.size);
+        let reference = reference(self.temperature, &held_out, self.size)?;
         Ok(IsingRun {
             stack,
             free_energies,
@@ -141,7 +149,8 @@ impl IsingExperiment {
 
 /// The exact values at `t` and the sample values of `data` (rows of `0/1` spins on the
 /// periodic `l x l` lattice).
-fn reference(t: f64, data: &crate::data::Dataset, l: usize) -> IsingReference {
+fn reference(t: f64, data: &crate::data::Dataset, l: usize) -> Result<IsingReference> {
+    let finite = exact_finite(l, t)?;
     let (mut m_abs, mut nn) = (0.0, 0.0);
     for row in data.rows() {
         let s = |r: usize, c: usize| 2.0 * row[(r % l) * l + c % l] - 1.0;
@@ -157,12 +166,14 @@ fn reference(t: f64, data: &crate::data::Dataset, l: usize) -> IsingReference {
         nn += bonds / (2 * l * l) as f64;
     }
     let n = data.n_samples().max(1) as f64;
-    IsingReference {
+    Ok(IsingReference {
         temperature: t,
         coupling: 1.0 / t,
         magnetization_exact: exact_magnetization(t),
         nn_correlation_exact: -exact_energy_per_site(t) / 2.0,
+        magnetization_finite: finite.abs_m,
+        nn_correlation_finite: -finite.energy_per_site / 2.0,
         sample_magnetization: m_abs / n,
         sample_nn_correlation: nn / n,
-    }
+    })
 }

@@ -211,14 +211,18 @@ impl StackReport {
         if let Some(r) = &self.reference {
             let _ = writeln!(
                 table,
-                "Ising T = {}: K = 1/T = {:.4}; exact |m| = {:.4}, <ss>nn = {:.4} (infinite \
-                 lattice); samples |m| = {:.4}, <ss>nn = {:.4}",
+                "Ising T = {}: K = 1/T = {:.4}; samples |m| = {:.4}, <ss>nn = {:.4}; exact for \
+                 this finite torus |m| = {}, <ss>nn = {:.4}; infinite lattice |m| = {:.4}, \
+                 <ss>nn = {:.4}",
                 r.temperature,
                 r.coupling,
+                r.sample_magnetization,
+                r.sample_nn_correlation,
+                r.magnetization_finite
+                    .map_or("- (L > 10)".to_string(), |m| format!("{m:.4}")),
+                r.nn_correlation_finite,
                 r.magnetization_exact,
                 r.nn_correlation_exact,
-                r.sample_magnetization,
-                r.sample_nn_correlation
             );
         }
         table
@@ -344,13 +348,13 @@ impl RgFlow {
         let mut csv = String::from(
             "temperature,level,magnetization,magnetization_connected,nn_correlation,\
              nn_connected,coupling_nn,coupling_nn_coarse,magnetization_exact,\
-             nn_correlation_exact,coupling_exact\n",
+             nn_correlation_exact,magnetization_finite,nn_correlation_finite,coupling_exact\n",
         );
         for (t, obs, r) in &self.points {
             for o in obs {
                 let _ = writeln!(
                     csv,
-                    "{t},{},{:.6},{:.6},{},{},{},{},{:.6},{:.6},{:.6}",
+                    "{t},{},{:.6},{:.6},{},{},{},{},{:.6},{:.6},{},{:.6},{:.6}",
                     o.level,
                     o.magnetization,
                     o.magnetization_connected,
@@ -360,6 +364,8 @@ impl RgFlow {
                     opt(o.coupling_nn_coarse),
                     r.magnetization_exact,
                     r.nn_correlation_exact,
+                    opt(r.magnetization_finite),
+                    r.nn_correlation_finite,
                     r.coupling,
                 );
             }
