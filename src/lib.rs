@@ -29,10 +29,13 @@
 //! # Ok::<(), emf_rbm::Error>(())
 //! ```
 //!
-//! Layout: [`rbm`] (the model), [`data`], [`train`] (loop, configuration, negative phases),
-//! [`estimate`] (exact and estimated likelihoods), [`persist`], [`compare`], [`plot`],
-//! [`linalg`] (GEMM and vectorised kernels). Matrices are faer's (re-exported as [`faer`]);
-//! batches hold one sample per row.
+//! Layout: [`rbm`] (the model and its [`Gradient`]), [`data`], [`train`] (loop,
+//! configuration, negative phases, optimizer, typed metrics), [`tap`] (the TAP free energy and
+//! its solver), [`estimate`] (exact, AIS and TAP likelihoods), [`hamiltonian`] (many-body
+//! couplings of `H_eff`), [`stack`] (stacked RBMs and RG observables), [`ising`] (2D Ising
+//! samples and exact references), [`persist`], [`compare`], [`plot`], [`linalg`] (GEMM and
+//! vectorised kernels). Matrices are faer's (re-exported as [`faer`]); batches hold one sample
+//! per row. Formulas, sources and the tests that check them: `docs/MATH.md`.
 #![warn(missing_docs)]
 pub mod compare;
 pub mod data;

@@ -145,7 +145,7 @@ fn closed_forms_equal_alternating_sum_for_moderate_weights() {
     assert!(worst < 1e-12, "worst difference {worst}");
 }
 
-/// `sp^(k)(b)` from the Bernoulli cumulants (MATH.md section 5): independent of the code under
+/// `sp^(k)(b)` from the Bernoulli cumulants (docs/MATH.md section 5): independent of the code under
 /// test.
 fn cumulant(k: usize, b: f64) -> f64 {
     let s = 1.0 / (1.0 + (-b).exp());

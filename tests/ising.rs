@@ -9,7 +9,7 @@ use emf_rbm::ising::{
 
 #[test]
 fn exact_references_match_known_values() {
-    // MATH.md section 6 (K = 1/T).
+    // docs/MATH.md section 6 (K = 1/T).
     assert!((exact_energy_per_site(1.0 / 0.3) + 0.704499).abs() < 2e-6);
     assert!((exact_energy_per_site(1.0 / 0.5) + 1.745565).abs() < 2e-6);
     assert!((exact_energy_per_site(1.0 / 0.6) + 1.909086).abs() < 2e-6);

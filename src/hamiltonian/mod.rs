@@ -2,7 +2,7 @@
 //!
 //! Integrating out the hidden units leaves `H_eff(v) = -a.v - sum_j sp(b_j + (W^T v)_j)`, the
 //! visible free energy. It has an exact, finite expansion in couplings of every order
-//! (MATH.md section 5):
+//! (docs/MATH.md section 5):
 //!
 //! * lattice-gas (`{0,1}`) basis: `-H_eff(v) = sum_S K_S prod_{i in S} v_i`. `K_S` is LOCAL: it
 //!   depends only on the weights of the units in `S`. Per hidden unit `K_S` gets the term

@@ -2,7 +2,7 @@
 //!
 //! For one hidden unit with bias `b` and weights `x_i = W_ij` (`i` in `S`),
 //! `D_S(b) = sum_{T subset S} (-1)^(|S|-|T|) sp(b + sum_{i in T} x_i)` is the `|S|`-th finite
-//! difference of the softplus at `b` with steps `x_i` (MATH.md section 5). The alternating sum
+//! difference of the softplus at `b` with steps `x_i` (docs/MATH.md section 5). The alternating sum
 //! cancels catastrophically when the steps are small; this module evaluates `D_S` with a
 //! relative error (to the rigorous bound `c_k prod |x_i|`) near machine precision:
 //!
