@@ -4,7 +4,7 @@
 //!
 //! - [`lattice`]: configurations and the local moves (Metropolis, Wolff, global flip);
 //! - [`sampler`]: the chains ([`sample_ising`]) and their measured averages with error bars;
-//! - [`exact`] and [`kaufman`]: the finite torus exactly (enumeration, transfer matrix,
+//! - [`exact`] and [`kaufman`](mod@kaufman): the finite torus exactly (enumeration, transfer matrix,
 //!   Kaufman's formula); use these as references for samples;
 //! - [`onsager`]: the infinite lattice (Onsager, Yang);
 //! - [`statistics`]: error bars of chain averages, autocorrelation times, chi-squared.
