@@ -278,13 +278,58 @@ pub fn sample_ising(cfg: &IsingConfig) -> Result<IsingSamples> {
     cfg.validate()?;
     let l = cfg.size;
     let n = l * l;
+    let pilot = run_pilot(cfg);
+    let spacing = cfg
+        .spacing
+        .unwrap_or_else(|| (cfg.spacing_factor * pilot.tau).ceil().max(1.0) as usize);
+    let chains = cfg.chains.min(cfg.samples);
+    let per_chain: Vec<usize> = (0..chains)
+        .map(|c| cfg.samples / chains + usize::from(c < cfg.samples % chains))
+        .collect();
+    let results: Vec<ChainSamples> = per_chain
+        .par_iter()
+        .enumerate()
+        .map(|(c, &count)| run_chain(cfg, &pilot.sweep, c, count, spacing))
+        .collect();
+    let mut data = Vec::with_capacity(cfg.samples * n);
+    let mut energy = Vec::with_capacity(cfg.samples);
+    let mut magnetization = Vec::with_capacity(cfg.samples);
+    for r in results {
+        data.extend(r.rows);
+        energy.extend(r.energy);
+        magnetization.extend(r.magnetization);
+    }
+    let dataset = Dataset::new(data, n, None)?
+        .with_image_shape(l, l)?
+        .with_name(format!("ising-L{l}-T{}", cfg.temperature));
+    Ok(IsingSamples {
+        dataset,
+        energy,
+        magnetization,
+        chain_lengths: per_chain,
+        tau_int: pilot.tau,
+        spacing,
+        wolff_per_sweep: pilot.sweep.wolff,
+        mean_cluster_size: pilot.mean_cluster_size,
+    })
+}
+
+/// What the pilot chain measured: the frozen sweep, the mean cluster size, `tau_int`.
+struct Pilot {
+    sweep: Sweep,
+    mean_cluster_size: f64,
+    tau: f64,
+}
+
+/// The pilot chain (stream 0): burn-in with an adapting cluster count, then the frozen sweep's
+/// autocorrelation time.
+fn run_pilot(cfg: &IsingConfig) -> Pilot {
+    let n = cfg.size * cfg.size;
     let beta = 1.0 / cfg.temperature;
     let wolff_on = cfg.algorithm == IsingAlgorithm::Wolff;
-    let mut rng0 = stream_rng(cfg.seed, 0);
-    let mut lat = IsingLattice::random(l, &mut rng0);
+    let mut rng = stream_rng(cfg.seed, 0);
+    let mut lat = IsingLattice::random(cfg.size, &mut rng);
     let mut stack = Vec::with_capacity(n);
-
-    // Pilot burn-in: the cluster count per sweep adapts (these sweeps are discarded).
     let (mut clusters, mut cluster_spins) = (0usize, 0usize);
     let mut wolff = 1usize;
     for _ in 0..cfg.burn_in {
@@ -293,7 +338,7 @@ pub fn sample_ising(cfg: &IsingConfig) -> Result<IsingSamples> {
             beta,
             wolff,
         };
-        cluster_spins += sweep.run(&mut lat, &mut rng0, &mut stack);
+        cluster_spins += sweep.run(&mut lat, &mut rng, &mut stack);
         clusters += wolff;
         if wolff_on {
             let mean = cluster_spins as f64 / clusters as f64;
@@ -316,66 +361,58 @@ pub fn sample_ising(cfg: &IsingConfig) -> Result<IsingSamples> {
         beta,
         wolff,
     };
-
     let mut e_series = Vec::with_capacity(cfg.pilot);
     let mut m_series = Vec::with_capacity(cfg.pilot);
     for _ in 0..cfg.pilot {
-        sweep.run(&mut lat, &mut rng0, &mut stack);
+        sweep.run(&mut lat, &mut rng, &mut stack);
         e_series.push(lat.energy());
         m_series.push(lat.magnetization().abs());
     }
     let tau =
         integrated_autocorrelation_time(&e_series).max(integrated_autocorrelation_time(&m_series));
-    let spacing = cfg
-        .spacing
-        .unwrap_or_else(|| (cfg.spacing_factor * tau).ceil().max(1.0) as usize);
-    let chains = cfg.chains.min(cfg.samples);
-    let per_chain: Vec<usize> = (0..chains)
-        .map(|c| cfg.samples / chains + usize::from(c < cfg.samples % chains))
-        .collect();
-    let results: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = per_chain
-        .par_iter()
-        .enumerate()
-        .map(|(c, &count)| {
-            let mut rng = stream_rng(cfg.seed, c as u64 + 1);
-            let mut lat = IsingLattice::random(l, &mut rng);
-            let mut stack = Vec::with_capacity(n);
-            for _ in 0..cfg.burn_in {
-                sweep.run(&mut lat, &mut rng, &mut stack);
-            }
-            let mut rows = Vec::with_capacity(count * n);
-            let mut es = Vec::with_capacity(count);
-            let mut ms = Vec::with_capacity(count);
-            for _ in 0..count {
-                for _ in 0..spacing {
-                    sweep.run(&mut lat, &mut rng, &mut stack);
-                }
-                rows.extend(lat.spins().iter().map(|&s| if s > 0 { 1.0 } else { 0.0 }));
-                es.push(lat.energy() / n as f64);
-                ms.push(lat.magnetization());
-            }
-            (rows, es, ms)
-        })
-        .collect();
-    let mut data = Vec::with_capacity(cfg.samples * n);
-    let mut energy = Vec::with_capacity(cfg.samples);
-    let mut magnetization = Vec::with_capacity(cfg.samples);
-    for (rows, es, ms) in results {
-        data.extend(rows);
-        energy.extend(es);
-        magnetization.extend(ms);
-    }
-    let dataset = Dataset::new(data, n, None)?
-        .with_image_shape(l, l)?
-        .with_name(format!("ising-L{l}-T{}", cfg.temperature));
-    Ok(IsingSamples {
-        dataset,
-        energy,
-        magnetization,
-        chain_lengths: per_chain,
-        tau_int: tau,
-        spacing,
-        wolff_per_sweep: wolff,
+    Pilot {
+        sweep,
         mean_cluster_size,
-    })
+        tau,
+    }
+}
+
+/// One chain's samples: `0/1` rows, energy and magnetization per site.
+struct ChainSamples {
+    rows: Vec<f64>,
+    energy: Vec<f64>,
+    magnetization: Vec<f64>,
+}
+
+/// Chain `c` (stream `c + 1`): its own random start, `burn_in` sweeps, then `count` samples
+/// `spacing` sweeps apart.
+fn run_chain(
+    cfg: &IsingConfig,
+    sweep: &Sweep,
+    c: usize,
+    count: usize,
+    spacing: usize,
+) -> ChainSamples {
+    let n = cfg.size * cfg.size;
+    let mut rng = stream_rng(cfg.seed, c as u64 + 1);
+    let mut lat = IsingLattice::random(cfg.size, &mut rng);
+    let mut stack = Vec::with_capacity(n);
+    for _ in 0..cfg.burn_in {
+        sweep.run(&mut lat, &mut rng, &mut stack);
+    }
+    let mut out = ChainSamples {
+        rows: Vec::with_capacity(count * n),
+        energy: Vec::with_capacity(count),
+        magnetization: Vec::with_capacity(count),
+    };
+    for _ in 0..count {
+        for _ in 0..spacing {
+            sweep.run(&mut lat, &mut rng, &mut stack);
+        }
+        out.rows
+            .extend(lat.spins().iter().map(|&s| if s > 0 { 1.0 } else { 0.0 }));
+        out.energy.push(lat.energy() / n as f64);
+        out.magnetization.push(lat.magnetization());
+    }
+    out
 }
