@@ -280,11 +280,17 @@ impl Mosaic {
             path: "<figure>".into(),
             message: e.to_string(),
         };
+        if self.columns == 0 {
+            return Err(Error::param(
+                "columns",
+                "a mosaic needs at least one column",
+            ));
+        }
         root.fill(&RGBColor(200, 200, 200)).map_err(e)?;
         let root = root.titled(&self.title, ("sans-serif", 16)).map_err(e)?;
         let (tr, tc) = self.tile_shape;
         let s = self.scale as i32;
-        let cols = self.columns.max(1);
+        let cols = self.columns;
         for (k, tile) in self.tiles.iter().enumerate() {
             let (gr, gc) = (k / cols, k % cols);
             let x0 = (gc * (tc + 1) + 1) as i32 * s;
@@ -391,4 +397,20 @@ pub fn svg_string(
             .map_err(|e| plot_err(Path::new("<svg>"), e))?;
     }
     Ok(Figure { svg })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mosaic with zero columns is an error naming the setting, not a silent one column.
+    #[test]
+    fn zero_columns_is_refused() {
+        let w = faer::Mat::<f64>::from_fn(4, 3, |i, j| (i + j) as f64);
+        let mut m = Mosaic::filters(w.as_ref(), (2, 2), 3).unwrap();
+        assert!(m.to_svg().is_ok());
+        m.columns = 0;
+        let err = m.to_svg().unwrap_err().to_string();
+        assert!(err.contains("columns"), "{err}");
+    }
 }

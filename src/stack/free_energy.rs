@@ -50,6 +50,19 @@ impl Default for FreeEnergyOptions {
     }
 }
 
+impl FreeEnergyOptions {
+    /// Checks the settings: a subset of at least one row, and the AIS settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.subset == 0 {
+            return Err(Error::param("subset", "must be >= 1"));
+        }
+        if let Some(ais) = &self.ais {
+            ais.validate()?;
+        }
+        Ok(())
+    }
+}
+
 /// How a ln Z was obtained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -136,6 +149,7 @@ impl<T: Float> Stack<T> {
         held_out: &Dataset,
         opts: &FreeEnergyOptions,
     ) -> Result<Vec<LayerFreeEnergy>> {
+        opts.validate()?;
         if train.is_empty() || held_out.is_empty() {
             return Err(Error::param(
                 "data",
@@ -145,9 +159,9 @@ impl<T: Float> Stack<T> {
         let propagation = opts.propagation.unwrap_or_else(|| self.propagation());
         let pick = |d: &Dataset, stream: u64| -> Result<Dataset> {
             let mut idx: Vec<usize> = (0..d.n_samples()).collect();
-            if d.n_samples() > opts.subset.max(1) {
+            if d.n_samples() > opts.subset {
                 idx.shuffle(&mut stream_rng(opts.seed, stream));
-                idx.truncate(opts.subset.max(1));
+                idx.truncate(opts.subset);
                 idx.sort_unstable();
             }
             d.subset(&idx)

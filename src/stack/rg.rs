@@ -55,6 +55,22 @@ impl Default for RgOptions {
     }
 }
 
+impl RgOptions {
+    /// Checks the settings: at least one sample and one coupling pair.
+    pub fn validate(&self) -> Result<()> {
+        if self.max_samples == 0 {
+            return Err(Error::param("max_samples", "must be >= 1"));
+        }
+        if self.max_coupling_pairs == 0 {
+            return Err(Error::param(
+                "max_coupling_pairs",
+                "must be >= 1 (set `couplings: false` to skip the couplings)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Observables of one level of a stack (level 0 = the data).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerObservables {
@@ -106,6 +122,7 @@ impl<T: Float> Stack<T> {
         data: &Dataset,
         opts: &RgOptions,
     ) -> Result<Vec<LayerObservables>> {
+        opts.validate()?;
         let sizes = self.sizes();
         if data.n_features() != sizes[0] {
             return Err(Error::Shape(format!(
@@ -118,9 +135,9 @@ impl<T: Float> Stack<T> {
             return Err(Error::param("data", "no samples to measure"));
         }
         let mut idx: Vec<usize> = (0..data.n_samples()).collect();
-        if idx.len() > opts.max_samples.max(1) {
+        if idx.len() > opts.max_samples {
             idx.shuffle(&mut stream_rng(opts.seed, 0));
-            idx.truncate(opts.max_samples.max(1));
+            idx.truncate(opts.max_samples);
             idx.sort_unstable();
         }
         let base = data.subset(&idx)?;
@@ -176,7 +193,7 @@ impl<T: Float> Stack<T> {
                     .spin_method
                     .clone()
                     .unwrap_or_else(|| SpinMethod::auto(n));
-                let keep = opts.max_coupling_pairs.max(1);
+                let keep = opts.max_coupling_pairs;
                 let pairs: Vec<(usize, usize)> = if all.len() > keep {
                     (0..keep).map(|k| all[k * all.len() / keep]).collect()
                 } else {
@@ -282,5 +299,54 @@ fn spin_statistics(
         coupling_nn_coarse: None,
         coupling_method: None,
         coupling_pairs: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{FreeEnergyOptions, StackConfig};
+    use crate::train::TrainConfig;
+
+    /// Zero subsets are errors naming the setting, not silently raised to 1.
+    #[test]
+    fn zero_sizes_are_refused() {
+        let data = Dataset::digits().binarize(0.5).head(40);
+        let layer = TrainConfig::builder()
+            .n_hidden(4)
+            .epochs(1)
+            .build()
+            .unwrap();
+        let cfg = StackConfig::builder().layer(layer).build().unwrap();
+        let stack = Stack::<f64>::fit(&cfg, &data, None).unwrap();
+        for (opts, name) in [
+            (
+                RgOptions {
+                    max_samples: 0,
+                    ..RgOptions::default()
+                },
+                "max_samples",
+            ),
+            (
+                RgOptions {
+                    max_coupling_pairs: 0,
+                    ..RgOptions::default()
+                },
+                "max_coupling_pairs",
+            ),
+        ] {
+            let err = stack.rg_observables(&data, &opts).unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+        assert!(stack.rg_observables(&data, &RgOptions::default()).is_ok());
+        let fe = FreeEnergyOptions {
+            subset: 0,
+            ..FreeEnergyOptions::default()
+        };
+        let err = stack
+            .free_energies(&data, &data, &fe)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("subset"), "{err}");
     }
 }
