@@ -37,7 +37,7 @@ pub struct TapEstimateArgs {
     /// TAP ln Z estimates: fixed points started from this many data rows [default: 200].
     #[arg(long)]
     pub tap_starts: Option<usize>,
-    /// TAP ln Z estimates: at most this many sweeps of exact per-unit solves [default: 1000].
+    /// TAP ln Z estimates: at most this many sweeps of exact per-unit solves [default: 5000].
     #[arg(long)]
     pub tap_sweeps: Option<usize>,
     /// TAP ln Z estimates: a particle has converged when its residual max |f(m) - m| is at

@@ -177,10 +177,11 @@ impl SolverOptions {
     }
 
     /// Iterate to a stationary point in `f64`: exact per-unit solves, sequential, undamped,
-    /// until the residual is at most 1e-8, at most 1000 sweeps.
+    /// until the residual is at most 1e-8, at most 5000 sweeps (a solve stops as soon as every
+    /// particle converged; models trained with many TAP sweeps need about 1200).
     pub fn converged() -> Self {
         SolverOptions {
-            max_sweeps: 1000,
+            max_sweeps: 5000,
             tolerance: CONVERGED_TOLERANCE_F64,
             damping: 0.0,
             update_order: UpdateOrder::HiddenFirst,

@@ -62,7 +62,7 @@ impl TapConfig {
     }
 
     /// Sweeps to a stationary point: exact per-unit solves, undamped, sequential, until the
-    /// residual is at most 1e-8, at most 1000 sweeps (see [`SolverOptions::converged`]).
+    /// residual is at most 1e-8, at most 5000 sweeps (see [`SolverOptions::converged`]).
     pub fn converged(order: TapOrder) -> Self {
         let o = SolverOptions::converged();
         TapConfig {
