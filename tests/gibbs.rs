@@ -81,8 +81,8 @@ fn exact_p_v(rbm: &Rbm<f64>) -> Vec<f64> {
 
 /// Exact `p(v, h)` of the 128 joint states (index `v + 16 h`): `exp(-E(v, h) - ln Z)`.
 fn exact_p_vh(rbm: &Rbm<f64>) -> Vec<f64> {
-    let v = Mat::from_fn(SV * SH, NV, |s, i| ((s % SV >> i) & 1) as f64);
-    let h = Mat::from_fn(SV * SH, NH, |s, j| ((s / SV >> j) & 1) as f64);
+    let v = Mat::from_fn(SV * SH, NV, |s, i| (((s % SV) >> i) & 1) as f64);
+    let h = Mat::from_fn(SV * SH, NH, |s, j| (((s / SV) >> j) & 1) as f64);
     let ln_z = exact::log_partition(rbm).unwrap();
     let p: Vec<f64> = rbm
         .energy(v.as_ref(), h.as_ref())
