@@ -4,12 +4,16 @@
 
 use emf_rbm::compare::{compare_with, CompareOptions, Comparison};
 use emf_rbm::data::Dataset;
-use emf_rbm::estimate::ais::BetaSchedule;
-use emf_rbm::estimate::exact;
+use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
+use emf_rbm::estimate::{exact, metrics};
+use emf_rbm::faer::Mat;
+use emf_rbm::rng::stream_rng;
 use emf_rbm::tap::TapOrder;
-use emf_rbm::train::metrics::{AisMetricConfig, EmfConfig, TapLnZConfig};
+use emf_rbm::train::metrics::{AisMetricConfig, EmfConfig, TapLnZConfig, METRIC_STREAM_BASE};
 use emf_rbm::train::{keys, Cadence, Key, MetricConfig, MetricData, MetricKind, MonitorConfig};
 use emf_rbm::train::{Method, TrainConfig};
+use rand::seq::SliceRandom;
+use rand::Rng as _;
 
 fn epochs_of<V: MetricData>(h: &emf_rbm::train::History, key: &Key<V>) -> Vec<usize> {
     h.series(key).iter().map(|p| p.0 as usize).collect()
@@ -108,24 +112,58 @@ fn metrics_follow_their_cadences_and_equal_exact_enumeration() {
         assert!((rec - ll).abs() < 1e-10, "{name}: {rec} vs {ll}");
         let f_ho = last.get(&keys::FREE_ENERGY_HELD_OUT).unwrap();
         assert_eq!(rec, -f_ho - ln_z);
-        // The monitor's training subset (1000 of the 1437 rows): its mean free energy lies
-        // within the range of the training rows' free energies.
-        let f_rows = rbm.free_energy(train_mat.as_ref());
-        let (lo, hi) = f_rows
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-                (a.min(x), b.max(x))
-            });
+        // The monitor's training subset: 1000 of the 1437 rows, drawn from stream 2 of the
+        // run's seed (the documented streams of `train::metrics`). Its mean free energy is
+        // that of those rows, and differs from the mean over all rows.
+        let mut idx: Vec<usize> = (0..train.n_samples()).collect();
+        idx.shuffle(&mut stream_rng(2, 2));
+        idx.truncate(1000);
+        let mut subset = Mat::<f64>::zeros(1000, train.n_features());
+        train.fill_batch(&idx, subset.as_mut());
+        let f_sub = metrics::mean_free_energy(rbm, subset.as_ref());
+        let f_all = metrics::mean_free_energy(rbm, train_mat.as_ref());
         let f_tr = last.get(&keys::FREE_ENERGY_TRAIN).unwrap();
-        assert!(lo < f_tr && f_tr < hi);
-        // The AIS interval of the final model brackets its exact ln Z, and the held-out
-        // AIS likelihood is ln Z's interval carried over.
+        assert!(
+            (f_tr - f_sub).abs() < 1e-12 * f_sub.abs(),
+            "{name}: {f_tr} vs {f_sub}"
+        );
+        assert!(
+            (f_sub - f_all).abs() > 1e-6,
+            "{name}: the subset is not all rows"
+        );
+        // The AIS estimate is the library's for the final model with the seed the monitor
+        // draws (metric tag 1 at epoch 5) and the training means as the base; its interval
+        // brackets the exact ln Z, and the held-out AIS likelihood is ln Z's interval
+        // carried over.
+        let seed = stream_rng(2, METRIC_STREAM_BASE + (1 << 32) + 5).random::<u64>();
+        let direct = Ais::new(AisConfig {
+            schedule: BetaSchedule::Count(3000),
+            runs: 64,
+            seed,
+            ..AisConfig::default()
+        })
+        .unwrap()
+        .estimate(
+            rbm,
+            &AisBase::from_means(&train.pixel_means(), 0.05).unwrap(),
+        )
+        .unwrap();
         let ais = last.get(&keys::AIS_LN_Z).unwrap();
+        assert_eq!(
+            (ais.value, ais.lower, ais.upper, ais.ess, ais.runs),
+            (
+                direct.log_z,
+                direct.log_z_lower,
+                direct.log_z_upper,
+                direct.ess,
+                64
+            ),
+            "{name}"
+        );
         assert!(
             ais.lower <= ln_z && ln_z <= ais.upper,
             "{name}: {ln_z} not in {ais:?}"
         );
-        assert!(ais.ess >= 1.0 && ais.ess <= 64.0 && ais.runs == 64);
         let ais_ll = last.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT).unwrap();
         assert!((ais_ll.value - (-f_ho - ais.value)).abs() < 1e-9);
         assert!((ais_ll.lower - (-f_ho - ais.upper)).abs() < 1e-9);

@@ -655,3 +655,127 @@ fn binarize_means_subset() {
     ));
     assert_eq!(d.head(5).n_samples(), 5);
 }
+
+/// An IDX image file (3 dims, `n` images of `rows x cols`) with these raw pixel bytes.
+fn raw_idx(path: &Path, n: u32, rows: u32, cols: u32, pixels: &[u8]) {
+    let mut b = vec![0, 0, 8, 3];
+    for d in [n, rows, cols] {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(pixels);
+    fs::write(path, b).unwrap();
+}
+
+/// Binary images stored as 0/1 bytes (a common way to save binary data): read as 0 and 1,
+/// with a note naming the file; the /255 reading is one explicit call away. Grey-level files,
+/// including those whose largest byte is 2 or 0, are divided by 255 without a note.
+#[test]
+fn idx_of_zero_one_bytes_is_read_as_binary_with_a_note() {
+    let dir = scratch("idx-binary");
+    // 6 images of 2 x 3 pixels: a varied 0/1 pattern with about half the pixels on.
+    let bits: Vec<u8> = (0..36).map(|k| ((k * 7 + k / 5) % 3 == 0) as u8).collect();
+    assert!(bits.contains(&1) && bits.contains(&0));
+    let want: Vec<f64> = bits.iter().map(|&b| f64::from(b)).collect();
+    let p = dir.join("bits-images-idx3-ubyte");
+    raw_idx(&p, 6, 2, 3, &bits);
+    for ds in [
+        Dataset::read_idx(&p).unwrap(),
+        Dataset::load(p.to_str().unwrap()).unwrap(),
+    ] {
+        assert_eq!(ds.as_slice(), &want[..]);
+        assert!(ds.is_binary());
+        assert_eq!(ds.image_shape(), Some((2, 3)));
+        assert_eq!(ds.notes().len(), 1, "{:?}", ds.notes());
+        let note = &ds.notes()[0];
+        assert!(
+            note.contains("bits-images-idx3-ubyte")
+                && note.contains("0 or 1")
+                && note.contains("read_idx_with_scale"),
+            "{note}"
+        );
+        // Thresholding keeps the data (it would empty a 0 and 1/255 reading), and the note
+        // stays with every derived set.
+        assert_eq!(ds.binarize(0.5).as_slice(), &want[..]);
+        let (tr, va) = ds.split(0.5, 1).unwrap();
+        for d in [
+            ds.binarize(0.5),
+            ds.head(2),
+            tr,
+            va,
+            ds.subset(&[1]).unwrap(),
+        ] {
+            assert_eq!(d.notes(), ds.notes());
+        }
+    }
+    // Gzip: the same.
+    let gz = dir.join("bits.idx.gz");
+    Dataset::read_idx(&p).unwrap().write_idx(&gz, None).unwrap();
+    // (written as 0/255 bytes: grey-level encoding, no note)
+    let back = Dataset::read_idx(&gz).unwrap();
+    assert_eq!((back.as_slice(), back.notes().len()), (&want[..], 0));
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut enc, &fs::read(&p).unwrap()).unwrap();
+    fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let z = Dataset::read_idx(&gz).unwrap();
+    assert_eq!((z.as_slice(), z.notes().len()), (&want[..], 1));
+    // Forcing the grey-level reading: 0 and 1/255, no note.
+    let grey = Dataset::read_idx_with_scale(&p, 255.0).unwrap();
+    let scaled: Vec<f64> = want.iter().map(|x| x / 255.0).collect();
+    assert_eq!(grey.as_slice(), &scaled[..]);
+    assert!(grey.notes().is_empty());
+    assert!(Dataset::read_idx_with_labels(&p, None, 255.0)
+        .unwrap()
+        .notes()
+        .is_empty());
+    // Grey levels: a largest byte of 2 is not binary data; an all-zero file has nothing to
+    // decide. Both divided by 255, without a note.
+    let two: Vec<u8> = bits.iter().map(|&b| 2 * b).collect();
+    raw_idx(&p, 6, 2, 3, &two);
+    let d = Dataset::read_idx(&p).unwrap();
+    assert_eq!(d.as_slice()[..3], [2.0 / 255.0, 0.0, 0.0][..]);
+    assert!(d.notes().is_empty());
+    raw_idx(&p, 6, 2, 3, &[0; 36]);
+    let d = Dataset::read_idx(&p).unwrap();
+    assert!(d.as_slice().iter().all(|&x| x == 0.0) && d.notes().is_empty());
+    // A truncated 0/1 file is the usual format error, not a panic.
+    raw_idx(&p, 6, 2, 3, &bits[..30]);
+    let (loc, _) = format_err(Dataset::read_idx(&p));
+    assert_eq!(loc, "byte 46");
+}
+
+/// A MNIST-style folder whose training and test files are both 0/1 bytes is binary; one of
+/// 0/1 bytes next to one of grey levels is refused, naming the grey file and its first byte
+/// above 1.
+#[test]
+fn mnist_folder_of_zero_one_bytes() {
+    let dir = scratch("idx-binary-folder");
+    let bits: Vec<u8> = (0..16).map(|k| (k % 3 == 1) as u8).collect();
+    let train = dir.join("train-images-idx3-ubyte");
+    let test = dir.join("t10k-images-idx3-ubyte");
+    raw_idx(&train, 4, 2, 2, &bits);
+    raw_idx(&test, 2, 2, 2, &bits[..8]);
+    let spec = dir.to_str().unwrap();
+    let (tr, te) = Dataset::load_split(spec).unwrap();
+    let te = te.unwrap();
+    assert!(tr.is_binary() && te.is_binary());
+    assert_eq!(tr.as_slice()[1], 1.0);
+    assert_eq!((tr.notes().len(), te.notes().len()), (1, 1));
+    assert!(te.notes()[0].contains("t10k-images-idx3-ubyte"));
+    // Test images as grey levels: refused.
+    let mut grey = bits[..8].to_vec();
+    grey[5] = 200;
+    raw_idx(&test, 2, 2, 2, &grey);
+    let err = Dataset::load_split(spec).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("t10k-images-idx3-ubyte")
+            && msg.contains("byte 21")
+            && msg.contains("200")
+            && msg.contains("train-images-idx3-ubyte"),
+        "{msg}"
+    );
+    // An all-zero test file is compatible with either reading.
+    raw_idx(&test, 2, 2, 2, &[0; 8]);
+    let (_, te) = Dataset::load_split(spec).unwrap();
+    assert!(te.unwrap().as_slice().iter().all(|&x| x == 0.0));
+}

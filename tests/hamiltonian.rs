@@ -226,7 +226,9 @@ fn closed_forms_stay_accurate_for_tiny_weights() {
 #[allow(clippy::excessive_precision)] // the 25-digit references are kept as computed
 fn closed_forms_match_80_digit_references() {
     // D_S(b) by the alternating sum in 80-digit arithmetic (mpmath), inputs taken as the exact
-    // binary values of these f64 literals.
+    // binary values of these f64 literals. Produced by tests/reference/d_subset_references.py
+    // (`python3 tests/reference/d_subset_references.py --check` recomputes them and compares
+    // them with this table; at 80 digits they agree with a 160-digit run to 1e-47).
     let cases: &[(f64, &[f64], f64)] = &[
         (0.3, &[1e-07, -2e-07], -4.889166270211093295763668e-15),
         (
@@ -524,10 +526,49 @@ fn spin_methods_agree() {
             assert!((exact[(i, k)] - hyb[(i, k)]).abs() < 1e-12);
         }
     }
-    assert!(matches!(
-        ham.coupling_spin(&[0, 1], &SpinMethod::Convolution { max_support: 2 }),
-        Err(emf_rbm::Error::Infeasible(_)) | Ok(_)
-    ));
+    // The convolution's limit is on the support of each hidden unit without the subset's own
+    // units (only hidden units joined to every unit of the subset contribute): at the largest
+    // such support the pair is convolved exactly; one unit below it, the first hidden unit
+    // with that support is named in the refusal.
+    let s = [0usize, 1];
+    let joined: Vec<usize> = (0..8)
+        .filter(|&j| s.iter().all(|&i| rbm.w[(i, j)] != 0.0))
+        .collect();
+    let support_of = |j: usize| {
+        (0..16)
+            .filter(|&i| !s.contains(&i) && rbm.w[(i, j)] != 0.0)
+            .count()
+    };
+    let largest = joined.iter().map(|&j| support_of(j)).max().unwrap_or(0);
+    assert!(
+        largest >= 1,
+        "no hidden unit joins 0 and 1: pick another pair or seed"
+    );
+    let widest = *joined.iter().find(|&&j| support_of(j) == largest).unwrap();
+    let at_limit = ham
+        .coupling_spin(
+            &s,
+            &SpinMethod::Convolution {
+                max_support: largest,
+            },
+        )
+        .unwrap();
+    assert!((at_limit - exact[(0, 1)]).abs() < 1e-12);
+    match ham.coupling_spin(
+        &s,
+        &SpinMethod::Convolution {
+            max_support: largest - 1,
+        },
+    ) {
+        Err(emf_rbm::Error::Infeasible(m)) => assert!(
+            m.contains(&format!("hidden unit {widest} has {largest} other units")),
+            "{m}"
+        ),
+        other => panic!(
+            "support {largest} over the limit {}: {other:?}",
+            largest - 1
+        ),
+    }
 
     // Dense, many units, small weights: the Gaussian (CLT) approximation is close to exact.
     let rbm = random_rbm(18, 4, 0.25, 0.5, 83);

@@ -14,7 +14,8 @@ use emf_rbm::stack::decimation::{
     decimation_offset, decimation_rbm, measured_flow,
 };
 use emf_rbm::stack::{
-    FreeEnergyOptions, Layout, Propagation, RgOptions, Stack, StackConfig, STACK_VERSION,
+    FreeEnergyOptions, IsingExperiment, Layout, Propagation, RgFlow, RgOptions, Stack, StackConfig,
+    StackReport, STACK_VERSION,
 };
 use emf_rbm::train::{Method, MonitorConfig, TrainConfig, Trainer};
 use emf_rbm::{Error, Rbm};
@@ -203,10 +204,6 @@ fn free_energy_gap_is_zero_on_iid_halves() {
             l.gap,
             l.gap_stderr
         );
-        // ln Z is exact here (<= 16 hidden units), so the likelihoods are too.
-        let z = l.ln_z.unwrap();
-        assert_eq!(z.lower, z.upper);
-        assert!(l.nll_per_unit_held_out.unwrap() > 0.0);
         assert!(l.coarse.is_some());
     }
     // The bootstrap is seeded: the same options give the same error bars.
@@ -214,6 +211,56 @@ fn free_energy_gap_is_zero_on_iid_halves() {
         .free_energies(&train, &held_out, &FreeEnergyOptions::default())
         .unwrap();
     assert_eq!(fe, again);
+
+    // The per-unit negative log-likelihood, on every held-out row (a subset as large as the
+    // set takes all rows in order). ln Z is exact here (<= 16 hidden units): layer 1's value is
+    // minus the exact held-out log-likelihood per unit; layer 2's is (mean F + ln Z) / 16 of
+    // its input, the mean-field activations of layer 1.
+    let all = FreeEnergyOptions {
+        subset: held_out.n_samples().max(train.n_samples()),
+        ..FreeEnergyOptions::default()
+    };
+    let fe = stack.free_energies(&train, &held_out, &all).unwrap();
+    let y1 = held_out.to_mat::<f64>();
+    let layer1 = &stack.layers[0];
+    let ll = exact::mean_log_likelihood(layer1, y1.as_ref()).unwrap();
+    let nll1 = fe[0].nll_per_unit_held_out.unwrap();
+    assert!((nll1 + ll / 64.0).abs() < 1e-12, "{nll1} vs {}", -ll / 64.0);
+    let y2 = stack
+        .propagate(&held_out, 1, Propagation::MeanField, 0)
+        .unwrap()
+        .to_mat::<f64>();
+    let layer2 = &stack.layers[1];
+    let ln_z2 = exact::log_partition(layer2).unwrap();
+    let f2 = layer2.free_energy(y2.as_ref());
+    let f2 = f2.iter().sum::<f64>() / f2.len() as f64;
+    let z = fe[1].ln_z.unwrap();
+    assert_eq!((z.value, z.lower, z.upper), (ln_z2, ln_z2, ln_z2));
+    assert!((fe[1].nll_per_unit_held_out.unwrap() - (f2 + ln_z2) / 16.0).abs() < 1e-12);
+    // Its scale: a model's cross-entropy on samples of the 8 x 8 Ising model lies above the
+    // model's exact entropy per site s = ln Z / N + <E> / (N T), and a trained layer beats the
+    // uniform model's ln 2. The held-out mean of -ln p(v) / 64 has a standard error of
+    // sd / sqrt(2000) / 64 (printed); both margins must exceed 4 of them.
+    let ising = emf_rbm::ising::exact_finite(8, 2.6).unwrap();
+    let entropy = ising.ln_z / 64.0 + ising.energy_per_site / 2.6;
+    let per_row =
+        exact::log_likelihood_with(layer1, y1.as_ref(), exact::log_partition(layer1).unwrap());
+    let mean = per_row.iter().sum::<f64>() / per_row.len() as f64;
+    let sd = (per_row.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (per_row.len() - 1) as f64)
+        .sqrt();
+    let se = sd / (per_row.len() as f64).sqrt() / 64.0;
+    eprintln!(
+        "layer 1 nll per unit {nll1:.4} +- {se:.4}: Ising entropy per site {entropy:.4}, ln 2 {:.4}",
+        std::f64::consts::LN_2
+    );
+    assert!(
+        nll1 > entropy + 4.0 * se,
+        "{nll1} below the entropy {entropy}"
+    );
+    assert!(
+        nll1 < std::f64::consts::LN_2 - 4.0 * se,
+        "{nll1} not below ln 2"
+    );
 }
 
 fn quiet_config(n_hidden: usize, epochs: usize, batch: usize, lr: f64, seed: u64) -> TrainConfig {
@@ -630,27 +677,93 @@ fn cli_runs_a_small_rg_experiment() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("F_train") && stdout.contains("Ising T = 2"));
-    for t in ["T2", "T2.6"] {
-        for f in [
-            "stack.json",
-            "layers.csv",
-            "observables.csv",
-            "summary.json",
-            "receptive_fields_layer1.png",
-            "receptive_fields_layer2.png",
-            "observables.png",
-            "free_energy.png",
-        ] {
-            assert!(dir.join(t).join(f).is_file(), "{t}/{f} missing");
-        }
-        let s = Stack::<f64>::load(&dir.join(t).join("stack.json")).unwrap();
-        assert_eq!(s.sizes(), vec![64, 16, 4]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    // The same experiments in the library, with the CLI's defaults (CD-1, lr 0.05, batch 20,
+    // momentum 0.5, sigma 0.01, seed 0, 10 % held out; report subset 1000, 200 bootstrap
+    // replicates, exact ln Z up to 20 units, 2000 observed rows, 400 coupling pairs): every
+    // file the CLI wrote is byte for byte the one the library writes from its own run.
+    let base = TrainConfig::builder()
+        .n_hidden(16)
+        .method(Method::Cd { k: 1 })
+        .epochs(2)
+        .l1(0.001)
+        .build()
+        .unwrap();
+    let cfg = StackConfig::builder()
+        .sizes(&base, &[16, 4])
+        .propagation(Propagation::MeanField)
+        .seed(0)
+        .build()
+        .unwrap();
+    let lib_dir = tmpdir("cli-lib");
+    let mut flow = RgFlow::default();
+    for t in [2.0, 2.6] {
+        let mut exp = IsingExperiment::new(8, t, 300, cfg.clone());
+        exp.held_out_fraction = 0.1;
+        exp.free_energy = FreeEnergyOptions {
+            propagation: Some(Propagation::MeanField),
+            ..FreeEnergyOptions::default()
+        };
+        exp.rg = RgOptions {
+            max_samples: 2000,
+            max_coupling_pairs: 400,
+            ..RgOptions::default()
+        };
+        let run = exp.run::<f64>().unwrap();
+        let report = StackReport::new(
+            &run.stack,
+            run.free_energies,
+            run.observables,
+            Some(run.reference),
+        );
+        let (cli, lib) = (dir.join(format!("T{t}")), lib_dir.join(format!("T{t}")));
+        std::fs::create_dir_all(&lib).unwrap();
+        let written = report.save(&lib, &run.stack, Some((8, 8))).unwrap();
+        let s = Stack::<f64>::load(&cli.join("stack.json")).unwrap();
+        assert_eq!(s.layers, run.stack.layers, "T = {t}: same weights");
         assert_eq!(s.history.unwrap().layers[0].config.l1, 0.001);
+        assert!(stdout.contains(&report.table()), "T = {t}: table missing");
+        let mut names: Vec<String> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut in_cli: Vec<String> = std::fs::read_dir(&cli)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        in_cli.sort();
+        assert_eq!(in_cli, names, "T = {t}: the files written");
+        for name in names.iter().filter(|n| n.as_str() != "stack.json") {
+            // stack.json holds training times; its weights are compared above.
+            let (a, b) = (
+                std::fs::read(cli.join(name)).unwrap(),
+                std::fs::read(lib.join(name)).unwrap(),
+            );
+            assert!(a == b, "T = {t}: {name} differs from the library's");
+        }
+        assert_eq!(
+            std::fs::read_to_string(cli.join("layers.csv")).unwrap(),
+            report.layers_csv()
+        );
+        let png = std::fs::read(cli.join("receptive_fields_layer1.png")).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        flow.points
+            .push((t, report.observables, report.reference.unwrap()));
     }
-    assert!(dir.join("rg_flow.csv").is_file());
-    assert!(dir.join("rg_flow_coupling.png").is_file());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("rg_flow.csv")).unwrap(),
+        flow.csv()
+    );
+    let lib_flow = flow.save(&lib_dir).unwrap();
+    for p in &lib_flow {
+        let name = p.file_name().unwrap();
+        assert!(
+            std::fs::read(dir.join(name)).unwrap() == std::fs::read(p).unwrap(),
+            "{name:?} differs from the library's"
+        );
+    }
+    std::fs::remove_dir_all(&lib_dir).ok();
     // Bad input is refused with a message.
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_emf-rbm"))
         .args(["stack", "--propagation", "sideways", "--out"])

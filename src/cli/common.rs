@@ -46,7 +46,7 @@ impl Binarize {
 /// Loads `--data` and returns (train, held-out): a MNIST folder gives its own test set (then
 /// `--held-out` is refused), anything else is split with the `--held-out` fraction.
 pub fn load_train_test(spec: &str, t: &TrainingArgs) -> Result<(Dataset, Dataset)> {
-    let (train, test) = Dataset::load_split(spec)?;
+    let (train, test) = load_split(spec)?;
     let fraction = t.held_out_fraction(test.is_some())?;
     let train = t.binarize.apply(train, t.seed);
     match (test, fraction) {
@@ -54,4 +54,18 @@ pub fn load_train_test(spec: &str, t: &TrainingArgs) -> Result<(Dataset, Dataset
         (None, Some(f)) => train.split(f, t.seed),
         (None, None) => Err(Error::param("held-out", "no held-out fraction")),
     }
+}
+
+/// [`Dataset::load_split`], printing the readers' notes on stderr (e.g. an IDX file of 0/1
+/// bytes read as binary data).
+pub fn load_split(spec: &str) -> Result<(Dataset, Option<Dataset>)> {
+    let (train, test) = Dataset::load_split(spec)?;
+    for note in train
+        .notes()
+        .iter()
+        .chain(test.iter().flat_map(|t| t.notes()))
+    {
+        eprintln!("note: {note}");
+    }
+    Ok((train, test))
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use emf_rbm::data::Dataset;
 use emf_rbm::estimate::{EvalOptions, Evaluation};
 use emf_rbm::{persist, Error, Result};
 
@@ -70,7 +69,7 @@ pub fn run(a: &EvalArgs) -> Result<()> {
     let rbm = persist::load_rbm(&a.model)?;
     let data = match &a.data {
         Some(spec) => {
-            let (train, test) = Dataset::load_split(spec)?;
+            let (train, test) = super::common::load_split(spec)?;
             Some(a.binarize.apply(test.unwrap_or(train), a.seed))
         }
         None => None,

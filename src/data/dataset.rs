@@ -26,6 +26,9 @@ pub struct Dataset {
     pub(crate) labels: Option<Vec<u8>>,
     pub(crate) image_shape: Option<(usize, usize)>,
     pub(crate) name: String,
+    /// What the reader decided about the data that a user should know (see
+    /// [`Dataset::notes`]).
+    pub(crate) notes: Vec<String>,
 }
 
 impl fmt::Debug for Dataset {
@@ -36,6 +39,7 @@ impl fmt::Debug for Dataset {
             .field("n_features", &self.n_features)
             .field("image_shape", &self.image_shape)
             .field("labelled", &self.labels.is_some())
+            .field("notes", &self.notes)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +108,7 @@ impl Dataset {
             labels,
             image_shape,
             name,
+            notes: Vec::new(),
         }
     }
 
@@ -128,6 +133,14 @@ impl Dataset {
     /// The data set's name (file name, `"digits"`, `"mnist-train"`, ...; may be empty).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What the reader decided about the data that changes its meaning, one sentence each
+    /// (empty for most data sets): e.g. an IDX file of 0/1 bytes read as binary data by
+    /// [`Dataset::read_idx`]. Kept by binarisation, splits and subsets; the command-line tool
+    /// prints them.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// Number of samples (rows).
@@ -265,6 +278,7 @@ impl Dataset {
             labels: self.labels.as_ref().map(|l| l[..n].to_vec()),
             image_shape: self.image_shape,
             name: self.name.clone(),
+            notes: self.notes.clone(),
         }
     }
 
@@ -328,18 +342,25 @@ impl Dataset {
     }
 
     /// Reads an IDX image file (`.idx` or gzip, detected by its magic bytes), pixel bytes
-    /// divided by 255. If a label file sits next to it under the usual name
-    /// (`train-images-idx3-ubyte[.gz]` -> `train-labels-idx1-ubyte[.gz]`: `images` ->
+    /// divided by 255 (grey levels, as MNIST). If a label file sits next to it under the usual
+    /// name (`train-images-idx3-ubyte[.gz]` -> `train-labels-idx1-ubyte[.gz]`: `images` ->
     /// `labels`, `idx3` -> `idx1`), it is read too and its count checked.
+    ///
+    /// A file whose bytes are all 0 or 1 (and not all 0) holds binary data stored as 0/1
+    /// bytes, a common way to save binary images: it is read as 0 and 1, not as 0 and 1/255
+    /// (which thresholding at 0.5 would turn into an empty data set), and
+    /// [`Dataset::notes`] says so. [`Dataset::read_idx_with_scale`] with 255 divides such a
+    /// file by 255 anyway.
     pub fn read_idx(images: &Path) -> Result<Dataset> {
-        Self::read_idx_with_scale(images, idx::IDX_SCALE)
+        let labels = idx::find_sibling_labels(images);
+        Ok(idx::read(images, labels.as_deref(), None)?.0)
     }
 
-    /// Like [`Dataset::read_idx`], dividing each byte by `scale` (e.g. 16 for optdigits);
-    /// a byte above `scale` is a format error.
+    /// Like [`Dataset::read_idx`], dividing each byte by `scale` (e.g. 16 for optdigits,
+    /// 255 for grey levels whatever the bytes); a byte above `scale` is a format error.
     pub fn read_idx_with_scale(images: &Path, scale: f64) -> Result<Dataset> {
         let labels = idx::find_sibling_labels(images);
-        idx::read(images, labels.as_deref(), scale)
+        Ok(idx::read(images, labels.as_deref(), Some(scale))?.0)
     }
 
     /// Reads an IDX image file and the given label file (none: no labels; no sibling
@@ -350,7 +371,7 @@ impl Dataset {
         labels: Option<&Path>,
         scale: f64,
     ) -> Result<Dataset> {
-        idx::read(images, labels, scale)
+        Ok(idx::read(images, labels, Some(scale))?.0)
     }
 
     /// Writes the samples as an IDX image file (bytes `round(255 x)`; 3 dims when there is an
@@ -370,6 +391,7 @@ impl Dataset {
             labels: self.labels.clone(),
             image_shape: self.image_shape,
             name: self.name.clone(),
+            notes: self.notes.clone(),
         }
     }
 
@@ -389,6 +411,7 @@ impl Dataset {
                 .map(|l| indices.iter().map(|&i| l[i]).collect()),
             image_shape: self.image_shape,
             name: self.name.clone(),
+            notes: self.notes.clone(),
         }
     }
 }

@@ -20,6 +20,17 @@ const TYPE_U8: u8 = 0x08;
 /// Default divisor for IDX pixel bytes (MNIST convention: 0..255).
 pub const IDX_SCALE: f64 = 255.0;
 
+/// What [`Dataset::read_idx`] says (in [`Dataset::notes`]) about a file whose bytes are all 0
+/// or 1 and that it therefore read as binary data.
+pub(crate) fn binary_note(path: &Path) -> String {
+    format!(
+        "{}: every pixel byte is 0 or 1, so the file is read as binary data (values 0 and 1) \
+         rather than as grey levels divided by {IDX_SCALE}; to divide by {IDX_SCALE} anyway, \
+         read it with Dataset::read_idx_with_scale(path, {IDX_SCALE})",
+        path.display()
+    )
+}
+
 fn type_name(code: u8) -> &'static str {
     match code {
         0x08 => "unsigned byte",
@@ -169,7 +180,21 @@ fn parse_header(bytes: &[u8], path: &Path, kind: &str, ndims: &[u8]) -> Result<H
 
 /// Decodes IDX image bytes into a data set, dividing each byte by `scale`.
 pub(crate) fn decode_images(bytes: &[u8], path: &Path, scale: f64) -> Result<Dataset> {
-    check_scale(scale)?;
+    decode_images_scaled(bytes, path, Some(scale)).map(|(ds, _)| ds)
+}
+
+/// Decodes IDX image bytes, dividing each byte by `scale`; `None` chooses: 1 when every byte
+/// is 0 or 1 and at least one is 1 (binary data stored as 0/1 bytes, noted in the data set's
+/// [`Dataset::notes`]), else [`IDX_SCALE`]. Also returns whether the file was read as binary
+/// that way.
+pub(crate) fn decode_images_scaled(
+    bytes: &[u8],
+    path: &Path,
+    scale: Option<f64>,
+) -> Result<(Dataset, bool)> {
+    if let Some(s) = scale {
+        check_scale(s)?;
+    }
     let h = parse_header(bytes, path, "image", &[3, 2])?;
     let n_samples = h.dims[0];
     let n_features = h.dims[1..].iter().product::<usize>();
@@ -177,6 +202,12 @@ pub(crate) fn decode_images(bytes: &[u8], path: &Path, scale: f64) -> Result<Dat
     let payload = &bytes[h.payload_start..];
 
     let max = payload.iter().copied().max().unwrap_or(0);
+    let binary = scale.is_none() && max == 1;
+    let scale = match scale {
+        Some(s) => s,
+        None if binary => 1.0,
+        None => IDX_SCALE,
+    };
     if f64::from(max) > scale {
         let pos = payload
             .iter()
@@ -199,14 +230,18 @@ pub(crate) fn decode_images(bytes: &[u8], path: &Path, scale: f64) -> Result<Dat
         *v = b as f64 / scale;
     }
     let data: Vec<f64> = payload.iter().map(|&b| lut[b as usize]).collect();
-    Ok(Dataset::from_parts(
+    let mut ds = Dataset::from_parts(
         data,
         n_samples,
         n_features,
         None,
         image_shape,
         display_name(path),
-    ))
+    );
+    if binary {
+        ds.notes.push(binary_note(path));
+    }
+    Ok((ds, binary))
 }
 
 /// Decodes an IDX label file.
@@ -273,10 +308,18 @@ pub(crate) fn find_sibling_labels(images: &Path) -> Option<PathBuf> {
 }
 
 /// Reads an image file and, when given, its label file; checks that the counts agree.
-pub(crate) fn read(images: &Path, labels: Option<&Path>, scale: f64) -> Result<Dataset> {
-    check_scale(scale)?;
+/// `scale: None` chooses the divisor as [`decode_images_scaled`] does; also returns whether
+/// the file was read as binary 0/1 bytes.
+pub(crate) fn read(
+    images: &Path,
+    labels: Option<&Path>,
+    scale: Option<f64>,
+) -> Result<(Dataset, bool)> {
+    if let Some(s) = scale {
+        check_scale(s)?;
+    }
     let bytes = read_maybe_gz(images)?;
-    let mut ds = decode_images(&bytes, images, scale)?;
+    let (mut ds, binary) = decode_images_scaled(&bytes, images, scale)?;
     drop(bytes);
     if let Some(lp) = labels {
         let lab = decode_labels(&read_maybe_gz(lp)?, lp)?;
@@ -294,7 +337,7 @@ pub(crate) fn read(images: &Path, labels: Option<&Path>, scale: f64) -> Result<D
         }
         ds.labels = Some(lab);
     }
-    Ok(ds)
+    Ok((ds, binary))
 }
 
 /// Writes the IDX header and payload of a data set (values quantised to `round(255 x)`).

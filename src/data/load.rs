@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::data::csv::CsvOptions;
 use crate::data::dataset::Dataset;
+use crate::data::idx;
 use crate::error::{Error, Result};
 
 /// Where a `--data` spec points.
@@ -158,9 +159,44 @@ impl Dataset {
     pub fn load_split_with(spec: &str, csv: &CsvOptions) -> Result<(Dataset, Option<Dataset>)> {
         match resolve(spec)? {
             Source::Folder { train, test, name } => {
-                let tr = Dataset::read_idx(&train)?.with_name(format!("{name}-train"));
-                let te = match test {
-                    Some(t) => Some(Dataset::read_idx(&t)?.with_name(format!("{name}-test"))),
+                let read = |p: &Path| idx::read(p, idx::find_sibling_labels(p).as_deref(), None);
+                let (tr, tr_binary) = read(&train)?;
+                let tr = tr.with_name(format!("{name}-train"));
+                let te = match &test {
+                    Some(t) => {
+                        let (te, te_binary) = read(t)?;
+                        // Binary 0/1 bytes in one file and grey levels (a byte above 1) in
+                        // the other: the two would be scaled differently.
+                        let grey = |d: &Dataset| {
+                            d.as_slice()
+                                .iter()
+                                .position(|&x| x * idx::IDX_SCALE > 1.5)
+                                .map(|k| {
+                                    let header = if d.image_shape().is_some() { 16 } else { 12 };
+                                    (k, (d.as_slice()[k] * idx::IDX_SCALE).round(), header + k)
+                                })
+                        };
+                        let conflict = match (tr_binary, te_binary) {
+                            (true, false) => grey(&te).map(|g| (&train, t, &te, g)),
+                            (false, true) => grey(&tr).map(|g| (t, &train, &tr, g)),
+                            _ => None,
+                        };
+                        if let Some((binary, other, d, (k, value, byte))) = conflict {
+                            return Err(Error::format(
+                                other,
+                                format!("byte {byte}"),
+                                format!(
+                                    "pixel value {value} (sample {}, feature {}): this file holds \
+                                     grey levels but {} holds only 0/1 bytes (binary data); the \
+                                     training and test images must be stored alike",
+                                    k / d.n_features(),
+                                    k % d.n_features(),
+                                    binary.display()
+                                ),
+                            ));
+                        }
+                        Some(te.with_name(format!("{name}-test")))
+                    }
                     None => None,
                 };
                 if let Some(te) = &te {
