@@ -6,6 +6,9 @@
 //! elementwise kernels and the random numbers. The per-step time is the time of an estimate
 //! with `STEPS + 1` temperatures divided by `STEPS` (setup amortised over the steps).
 
+mod common;
+use common::median_seconds as time_it;
+
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -71,20 +74,6 @@ impl<T: Float> Gemm<T> {
             par,
         );
     }
-}
-
-/// Median seconds per call of `f` over `iters` calls (after a warm-up).
-fn time_it(mut f: impl FnMut(), iters: usize) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..iters)
-        .map(|_| {
-            let t0 = Instant::now();
-            f();
-            t0.elapsed().as_secs_f64()
-        })
-        .collect();
-    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    t[iters / 2]
 }
 
 fn bench<T: Float>(c: &mut Criterion) {

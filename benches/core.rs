@@ -2,7 +2,10 @@
 //! ln Z with 20 hidden units on 784 visible units, each next to a plain faer GEMM of the same
 //! shape measured in the same run. Prints achieved GFLOP/s.
 
-use std::time::{Duration, Instant};
+mod common;
+use common::median_seconds as time_it;
+
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use emf_rbm::data::Dataset;
@@ -15,19 +18,6 @@ use emf_rbm::{rng, Float, Rbm};
 const B: usize = 100;
 const NV: usize = 784;
 const NH: usize = 500;
-
-/// Median seconds per call of `f` over `iters` calls (after a warm-up).
-fn time_it(mut f: impl FnMut(), iters: usize) -> f64 {
-    f();
-    let mut t = Vec::with_capacity(iters);
-    for _ in 0..iters {
-        let t0 = Instant::now();
-        f();
-        t.push(t0.elapsed().as_secs_f64());
-    }
-    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    t[iters / 2]
-}
 
 fn synthetic(n: usize, seed: u64) -> Dataset {
     let mut r = rng::rng(seed);

@@ -3,8 +3,11 @@
 //! update uses, measured in the same run. Prints achieved GFLOP/s and the share of the update
 //! spent in GEMM (FLOPs counted as 2 B nv nh per GEMM).
 
+mod common;
+use common::{min_seconds as time_it, time_stats};
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::Criterion;
 use emf_rbm::faer::{Accum, Mat};
@@ -18,24 +21,6 @@ use rand::Rng as _;
 const B: usize = 100;
 const NV: usize = 784;
 const NH: usize = 500;
-
-/// Seconds per call of `f`: the minimum over `iters` calls after a warm-up (the machine is
-/// shared, so the least disturbed run is the best estimate of the cost), and the median.
-fn time_it(mut f: impl FnMut(), iters: usize) -> f64 {
-    time_stats(&mut f, iters).0
-}
-
-fn time_stats(f: &mut impl FnMut(), iters: usize) -> (f64, f64) {
-    f();
-    let mut t = Vec::with_capacity(iters);
-    for _ in 0..iters {
-        let t0 = Instant::now();
-        f();
-        t.push(t0.elapsed().as_secs_f64());
-    }
-    t.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    (t[0], t[iters / 2])
-}
 
 /// Binary rows with ~13% ones (the density of binarised MNIST).
 fn batch<T: Float>(seed: u64) -> Mat<T> {

@@ -2,6 +2,9 @@
 //! same data and settings (the same trained weights, the same evaluation of a saved model),
 //! every bad value is refused before any work, and infinity is told apart from "not computed".
 
+mod common;
+use common::tmpdir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,12 +20,6 @@ use serde_json::Value;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_emf-rbm"))
-}
-
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("emf-rbm-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn run_ok(c: &mut Command) -> Output {

@@ -1,10 +1,13 @@
 //! The exact referee against brute force over all (v, h), closed forms, and both enumeration
 //! sides; free energies and conditionals against brute-force sums over h.
 
+mod common;
+use common::smooth_bias_rbm;
+
 use approx::assert_relative_eq;
 use emf_rbm::estimate::exact::{self, Enumerate};
 use emf_rbm::faer::Mat;
-use emf_rbm::{rng, Rbm};
+use emf_rbm::Rbm;
 
 fn bits(x: usize, n: usize) -> Vec<f64> {
     (0..n).map(|i| ((x >> i) & 1) as f64).collect()
@@ -35,22 +38,10 @@ fn brute_ln_z(rbm: &Rbm<f64>) -> f64 {
     emf_rbm::linalg::log_sum_exp(&terms)
 }
 
-fn random_rbm(nv: usize, nh: usize, sigma: f64, seed: u64) -> Rbm<f64> {
-    let mut r = rng::rng(seed);
-    let mut rbm = Rbm::random(nv, nh, sigma, &mut r).unwrap();
-    for (k, a) in rbm.a.iter_mut().enumerate() {
-        *a = 0.3 * ((k as f64) * 1.7).sin();
-    }
-    for (k, b) in rbm.b.iter_mut().enumerate() {
-        *b = -0.2 + 0.4 * ((k as f64) * 0.9).cos();
-    }
-    rbm
-}
-
 #[test]
 fn ln_z_matches_brute_force_on_tiny_models() {
     for (nv, nh, seed) in [(3, 2, 1), (5, 4, 2), (6, 7, 3), (4, 9, 4), (8, 3, 5)] {
-        let rbm = random_rbm(nv, nh, 1.5, seed);
+        let rbm = smooth_bias_rbm(nv, nh, 1.5, seed);
         let want = brute_ln_z(&rbm);
         for side in [Enumerate::Smaller, Enumerate::Visible, Enumerate::Hidden] {
             let got = exact::log_partition_by(&rbm, side).unwrap();
@@ -78,7 +69,7 @@ fn ln_z_closed_forms() {
         max_relative = 1e-12
     );
     // One hidden unit: Z = prod(1+e^a) + e^b prod(1+e^(a+W)).
-    let rbm = random_rbm(40, 1, 0.8, 9);
+    let rbm = smooth_bias_rbm(40, 1, 0.8, 9);
     let l0: f64 = rbm.a.iter().map(|&a| sp(a)).sum();
     let l1: f64 = rbm.b[0] + (0..40).map(|i| sp(rbm.a[i] + rbm.w[(i, 0)])).sum::<f64>();
     let want = emf_rbm::linalg::log_sum_exp(&[l0, l1]);
@@ -91,7 +82,7 @@ fn ln_z_closed_forms() {
 
 #[test]
 fn enumerating_either_side_agrees_on_larger_models() {
-    let rbm = random_rbm(14, 12, 0.7, 11);
+    let rbm = smooth_bias_rbm(14, 12, 0.7, 11);
     let v = exact::log_partition_by(&rbm, Enumerate::Visible).unwrap();
     let h = exact::log_partition_by(&rbm, Enumerate::Hidden).unwrap();
     assert_relative_eq!(v, h, max_relative = 1e-12);
@@ -109,7 +100,7 @@ fn ln_z_refuses_infeasible_sizes() {
 
 #[test]
 fn free_energies_and_conditionals_match_brute_force() {
-    let rbm = random_rbm(5, 4, 1.2, 21);
+    let rbm = smooth_bias_rbm(5, 4, 1.2, 21);
     let (nv, nh) = (5, 4);
     let vs = Mat::from_fn(1 << nv, nv, |r, i| ((r >> i) & 1) as f64);
     let hs = Mat::from_fn(1 << nh, nh, |r, j| ((r >> j) & 1) as f64);
@@ -171,7 +162,7 @@ fn free_energies_and_conditionals_match_brute_force() {
 
 #[test]
 fn f32_models_agree_with_f64() {
-    let rbm = random_rbm(10, 6, 0.5, 5);
+    let rbm = smooth_bias_rbm(10, 6, 0.5, 5);
     let r32: Rbm<f32> = rbm.cast();
     let v = Mat::from_fn(7, 10, |r, i| ((r * 3 + i) % 2) as f64);
     let v32 = Mat::from_fn(7, 10, |r, i| v[(r, i)] as f32);

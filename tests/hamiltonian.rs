@@ -1,4 +1,7 @@
-//! Issue 5: the effective visible Hamiltonian and its couplings.
+//! The effective visible Hamiltonian and its couplings.
+
+mod common;
+use common::random_rbm;
 
 use emf_rbm::faer::Mat;
 use emf_rbm::hamiltonian::scalar::{
@@ -10,18 +13,6 @@ use emf_rbm::hamiltonian::{
 use emf_rbm::rng::rng;
 use emf_rbm::Rbm;
 use rand::Rng as _;
-
-fn random_rbm(nv: usize, nh: usize, sigma: f64, bias: f64, seed: u64) -> Rbm<f64> {
-    let mut r = rng(seed);
-    let mut rbm = Rbm::<f64>::random(nv, nh, sigma, &mut r).unwrap();
-    for a in rbm.a.iter_mut() {
-        *a = bias * (2.0 * r.random::<f64>() - 1.0);
-    }
-    for b in rbm.b.iter_mut() {
-        *b = bias * (2.0 * r.random::<f64>() - 1.0);
-    }
-    rbm
-}
 
 fn config(mask: usize, n: usize, spin: bool) -> Vec<f64> {
     (0..n)

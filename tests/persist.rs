@@ -1,15 +1,12 @@
 //! Model files: round trip, atomic writes, wrong version/shape errors, NPZ export/import.
 
+mod common;
+use common::tmpdir;
+
 use std::fs;
 
 use emf_rbm::persist::{self, ModelFile};
 use emf_rbm::{rng, Error, Rbm};
-
-fn tmpdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("emf-rbm-test-{name}-{}", std::process::id()));
-    fs::create_dir_all(&d).unwrap();
-    d
-}
 
 #[test]
 fn json_round_trip_is_exact() {

@@ -1,7 +1,8 @@
-//! Issue 7: stacked RBMs, per-layer free energies, the DBN bound, the exact decimation flow,
-//! and RG observables.
+//! Stacked RBMs: per-layer free energies, the DBN bound, the exact decimation flow, and RG
+//! observables.
 
-use std::path::PathBuf;
+mod common;
+use common::tmpdir;
 
 use emf_rbm::data::Dataset;
 use emf_rbm::estimate::exact;
@@ -19,12 +20,10 @@ use emf_rbm::stack::{
 };
 use emf_rbm::train::{Method, MonitorConfig, TrainConfig, Trainer};
 use emf_rbm::{Error, Rbm};
-use rand::Rng as _;
 
-fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("emf-rbm-stack-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// Weights `N(0, sigma^2)`, biases uniform in [-1, 1].
+fn random_rbm_unit(nv: usize, nh: usize, sigma: f64, seed: u64) -> Rbm<f64> {
+    common::random_rbm(nv, nh, sigma, 1.0, seed)
 }
 
 fn digits() -> (Dataset, Dataset) {
@@ -42,18 +41,6 @@ fn layer_config(n_hidden: usize, epochs: usize, seed: u64) -> TrainConfig {
         .seed(seed)
         .build()
         .unwrap()
-}
-
-fn random_rbm(nv: usize, nh: usize, sigma: f64, seed: u64) -> Rbm<f64> {
-    let mut r = rng(seed);
-    let mut rbm = Rbm::<f64>::random(nv, nh, sigma, &mut r).unwrap();
-    for a in rbm.a.iter_mut() {
-        *a = 2.0 * r.random::<f64>() - 1.0;
-    }
-    for b in rbm.b.iter_mut() {
-        *b = 2.0 * r.random::<f64>() - 1.0;
-    }
-    rbm
 }
 
 /// Every binary configuration of `n` units, one per row (bit `i` of the row index = unit `i`).
@@ -167,7 +154,11 @@ fn save_load_round_trip() {
     std::fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
     let err = Stack::<f64>::load(&path).unwrap_err();
     assert!(err.to_string().contains("hidden units"), "{err}");
-    assert!(Stack::from_layers(vec![random_rbm(4, 3, 1.0, 1), random_rbm(4, 2, 1.0, 2)]).is_err());
+    assert!(Stack::from_layers(vec![
+        random_rbm_unit(4, 3, 1.0, 1),
+        random_rbm_unit(4, 2, 1.0, 2)
+    ])
+    .is_err());
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -320,7 +311,7 @@ fn free_energy_gap_grows_when_overfitting() {
 #[test]
 fn dbn_bound_is_tight_for_the_transposed_second_layer() {
     for (nv, nh, seed) in [(6usize, 4usize, 1u64), (5, 5, 2), (7, 3, 3)] {
-        let rbm = random_rbm(nv, nh, 1.5, seed);
+        let rbm = random_rbm_unit(nv, nh, 1.5, seed);
         let stack = Stack::from_layers(vec![rbm.clone(), rbm.transpose()]).unwrap();
         let v = all_states(nv);
         let ln_z = exact::log_partition(&rbm).unwrap();
@@ -348,9 +339,9 @@ fn dbn_bound_is_tight_for_the_transposed_second_layer() {
 
 #[test]
 fn dbn_bound_is_below_the_likelihood_for_other_second_layers() {
-    let rbm = random_rbm(6, 4, 1.5, 5);
+    let rbm = random_rbm_unit(6, 4, 1.5, 5);
     let v = all_states(6);
-    let mut tops: Vec<Rbm<f64>> = (0..3).map(|s| random_rbm(4, 3, 1.5, 10 + s)).collect();
+    let mut tops: Vec<Rbm<f64>> = (0..3).map(|s| random_rbm_unit(4, 3, 1.5, 10 + s)).collect();
     // A perturbed transpose: close to tight but not tight.
     let mut near = rbm.transpose();
     near.w[(0, 0)] += 0.3;
@@ -358,8 +349,8 @@ fn dbn_bound_is_below_the_likelihood_for_other_second_layers() {
     // A three-layer network as well.
     let three = Stack::from_layers(vec![
         rbm.clone(),
-        random_rbm(4, 5, 1.0, 20),
-        random_rbm(5, 2, 1.0, 21),
+        random_rbm_unit(4, 5, 1.0, 20),
+        random_rbm_unit(5, 2, 1.0, 21),
     ])
     .unwrap();
     let mut stacks: Vec<Stack<f64>> = tops
@@ -547,7 +538,7 @@ fn rg_observables_on_block_spins() {
         }
         layer1.b[new] = blocks.b[old];
     }
-    let layer2 = random_rbm(16, 4, 0.5, 3);
+    let layer2 = random_rbm_unit(16, 4, 0.5, 3);
     let stack = Stack::from_layers(vec![layer1.clone(), layer2.clone()]).unwrap();
     // Receptive fields are products of weight matrices.
     let rf2 = stack.receptive_fields(2).unwrap();
