@@ -67,11 +67,11 @@ pub enum Error {
     /// Training whose parameters grew past [`crate::train::DIVERGENCE_LIMIT`] while staying
     /// finite (a learning rate far too large).
     #[error(
-        "training diverged at epoch {epoch}, step {step}: the largest |parameter| reached \
-         {max_abs:.3e}, beyond {limit:e} (try a smaller learning rate)"
+        "training diverged at epoch {epoch}, step {step}: the largest |parameter| passed \
+         {limit:e} and reached {max_abs:.3e} (try a smaller learning rate)"
     )]
     Diverged {
-        /// The largest absolute weight or bias.
+        /// The largest absolute weight or bias (at the end of the epoch).
         max_abs: f64,
         /// The limit it passed.
         limit: f64,

@@ -18,8 +18,9 @@ use crate::train::observer::Observer;
 use crate::train::optimizer::Optimizer;
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
 
-/// Training stops with [`Error::Diverged`] when a weight or bias exceeds this in absolute
-/// value. A unit's input is then at least of this order, far beyond where the logistic
+/// Training stops with [`Error::Diverged`] at the end of an epoch in which a weight or bias
+/// exceeded this in absolute value (the error gives the first step that did; parameters that
+/// become NaN or infinite first stop the run at once with [`Error::NonFinite`]). A unit's input is then at least of this order, far beyond where the logistic
 /// function saturates in floating point (|x| > 37 in f64, 17 in f32): every probability is
 /// exactly 0 or 1 and the gradient carries no information. Sane runs stay near 10 (digits,
 /// CD-1, PCD-1 and TAP2 at rates 0.1 to 0.5 for 30 to 50 epochs end with a largest |parameter|
@@ -192,6 +193,9 @@ impl<T: Float> Trainer<T> {
             batches.shuffle(&mut train_rng);
             let mut sweeps = (0usize, 0usize);
             let mut residual_max: Option<f64> = None;
+            // The first step of this epoch whose parameters passed DIVERGENCE_LIMIT: reported
+            // at the end of the epoch, unless they become non-finite first.
+            let mut diverged: Option<(usize, f64)> = None;
             for (step, idx) in batches.batches().enumerate() {
                 let rows = idx.len();
                 train.fill_batch(idx, batch.as_mut().subrows_mut(0, rows));
@@ -229,17 +233,20 @@ impl<T: Float> Trainer<T> {
                         step,
                     });
                 }
-                if max_abs > DIVERGENCE_LIMIT {
-                    return Err(Error::Diverged {
-                        max_abs,
-                        limit: DIVERGENCE_LIMIT,
-                        epoch: epoch + 1,
-                        step,
-                    });
+                if max_abs > DIVERGENCE_LIMIT && diverged.is_none() {
+                    diverged = Some((step, max_abs));
                 }
                 for o in &mut self.observers {
                     o.on_step(epoch + 1, step);
                 }
+            }
+            if let Some((step, first)) = diverged {
+                return Err(Error::Diverged {
+                    max_abs: first.max(rbm.max_abs()),
+                    limit: DIVERGENCE_LIMIT,
+                    epoch: epoch + 1,
+                    step,
+                });
             }
             train_seconds += t0.elapsed().as_secs_f64();
             history.train_seconds = train_seconds;
