@@ -13,7 +13,8 @@ use emf_rbm::{persist, rng, Error, GibbsSampler, Result};
 pub struct SampleArgs {
     /// Model file.
     pub model: PathBuf,
-    /// Number of independent chains (images in the mosaic).
+    /// Number of independent chains (images in the mosaic; a PNG mosaic is at most 32768
+    /// pixels a side, and the chains' memory is checked against EMF_RBM_MAX_MEMORY).
     #[arg(long, default_value_t = 64)]
     pub chains: usize,
     /// Gibbs steps per chain.

@@ -22,13 +22,13 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
 
 /// How a reader turns the file's (decompressed) bytes into memory, for the memory cap
 /// ([`crate::memory`]) checked before anything large is allocated.
-pub(crate) struct ReadPlan<'a> {
+pub(crate) struct ReadPlan {
     /// Bytes the parsed result takes per byte of (decompressed) content, at most: 8 for IDX
     /// (a byte becomes an f64), 4 for CSV (`0,` becomes an f64), 0 for labels.
     pub expansion: u128,
     /// The total decompressed size a format's header promises, from the first bytes of the
     /// content (at most [`PROMISE_PREFIX`] of them); `None` when the prefix does not say.
-    pub promise: Option<&'a dyn Fn(&[u8]) -> Option<u64>>,
+    pub promise: Option<fn(&[u8]) -> Option<u64>>,
 }
 
 /// Bytes of decompressed content handed to [`ReadPlan::promise`].
@@ -38,7 +38,7 @@ pub(crate) const PROMISE_PREFIX: u64 = 64;
 /// pipes and folders are refused (`/dev/zero` would be read forever); the file, and the
 /// decompressed stream (limited to what the header promises, else to the cap), are checked
 /// against the memory cap before they are read.
-pub(crate) fn read_maybe_gz(path: &Path, plan: &ReadPlan<'_>) -> Result<Vec<u8>> {
+pub(crate) fn read_maybe_gz(path: &Path, plan: &ReadPlan) -> Result<Vec<u8>> {
     let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::io(

@@ -296,7 +296,7 @@ pub(crate) fn read(images: &Path, labels: Option<&Path>, scale: f64) -> Result<D
         images,
         &ReadPlan {
             expansion: 8,
-            promise: Some(&promised_size),
+            promise: Some(promised_size),
         },
     )?;
     let mut ds = decode_images(&bytes, images, scale)?;
@@ -304,7 +304,7 @@ pub(crate) fn read(images: &Path, labels: Option<&Path>, scale: f64) -> Result<D
     if let Some(lp) = labels {
         let plan = ReadPlan {
             expansion: 0,
-            promise: Some(&promised_size),
+            promise: Some(promised_size),
         };
         let lab = decode_labels(&read_maybe_gz(lp, &plan)?, lp)?;
         if lab.len() != ds.n_samples() {
