@@ -20,6 +20,9 @@ pub(crate) fn is_gzip(bytes: &[u8]) -> bool {
     bytes.len() >= 2 && bytes[..2] == GZIP_MAGIC
 }
 
+/// The total decompressed size a format's header promises, from the content's first bytes.
+pub(crate) type Promise = fn(&[u8]) -> Option<u64>;
+
 /// How a reader turns the file's (decompressed) bytes into memory, for the memory cap
 /// ([`crate::memory`]) checked before anything large is allocated.
 pub(crate) struct ReadPlan {
@@ -28,7 +31,7 @@ pub(crate) struct ReadPlan {
     pub expansion: u128,
     /// The total decompressed size a format's header promises, from the first bytes of the
     /// content (at most [`PROMISE_PREFIX`] of them); `None` when the prefix does not say.
-    pub promise: Option<fn(&[u8]) -> Option<u64>>,
+    pub promise: Option<Promise>,
 }
 
 /// Bytes of decompressed content handed to [`ReadPlan::promise`].
