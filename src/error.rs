@@ -64,6 +64,22 @@ pub enum Error {
         /// 0-based minibatch index within the epoch.
         step: usize,
     },
+    /// Training whose parameters grew past [`crate::train::DIVERGENCE_LIMIT`] while staying
+    /// finite (a learning rate far too large).
+    #[error(
+        "training diverged at epoch {epoch}, step {step}: the largest |parameter| passed \
+         {limit:e} and reached {max_abs:.3e} (try a smaller learning rate)"
+    )]
+    Diverged {
+        /// The largest absolute weight or bias (at the end of the epoch).
+        max_abs: f64,
+        /// The limit it passed.
+        limit: f64,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based minibatch index within the epoch.
+        step: usize,
+    },
     /// An iterative estimate whose iteration did not reach its tolerance (the message gives
     /// the counts and residuals).
     #[error("not converged: {0}")]
@@ -71,6 +87,23 @@ pub enum Error {
     /// A computation that is not feasible at this size (e.g. exact enumeration of 2^40 states).
     #[error("infeasible: {0}")]
     Infeasible(String),
+    /// A request larger than the memory cap (see [`crate::memory`]), refused before
+    /// allocating.
+    #[error(
+        "{what} would need about {} of memory, more than the cap of {} (set {} to raise it, e.g. {}=32G)",
+        crate::memory::human(*needed),
+        crate::memory::human(u128::from(*limit)),
+        crate::memory::ENV_VAR,
+        crate::memory::ENV_VAR
+    )]
+    Memory {
+        /// What was asked for (with the option or file responsible).
+        what: String,
+        /// Estimated bytes.
+        needed: u128,
+        /// The cap in bytes.
+        limit: u64,
+    },
     /// JSON (de)serialisation failure on a named file.
     #[error("{path}: invalid JSON: {source}")]
     Json {

@@ -43,6 +43,7 @@ pub mod error;
 pub mod estimate;
 pub mod float;
 pub mod linalg;
+pub mod memory;
 pub mod persist;
 pub mod plot;
 pub mod rbm;

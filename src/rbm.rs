@@ -137,6 +137,25 @@ impl<T: Float> Rbm<T> {
             && (0..self.w.ncols()).all(|j| self.w.col(j).iter().all(|x| x.is_finite()))
     }
 
+    /// The largest absolute parameter (weights and biases); NaN when any parameter is NaN.
+    pub fn max_abs(&self) -> f64 {
+        let mut m = 0.0f64;
+        let mut nan = false;
+        let mut see = |x: f64| {
+            nan |= x.is_nan();
+            m = m.max(x.abs());
+        };
+        self.a.iter().chain(&self.b).for_each(|x| see(x.as_f64()));
+        for j in 0..self.w.ncols() {
+            self.w.col(j).iter().for_each(|x| see(x.as_f64()));
+        }
+        if nan {
+            f64::NAN
+        } else {
+            m
+        }
+    }
+
     /// The same machine seen from the other side: `W^T`, visible and hidden biases swapped.
     /// Its visible free energy is this model's hidden-side free energy.
     pub fn transpose(&self) -> Rbm<T> {
@@ -349,6 +368,17 @@ impl<T: Float> GibbsSampler<T> {
             u_h: vec![T::of(0.0); n_chains * nh],
             u_v: vec![T::of(0.0); n_chains * nv],
         }
+    }
+
+    /// [`GibbsSampler::new`] after checking its memory (six `n_chains x (n_visible +
+    /// n_hidden)` arrays) against the cap ([`crate::memory`]).
+    pub fn try_new(rbm: &Rbm<T>, n_chains: usize) -> crate::Result<Self> {
+        let units = rbm.n_visible() + rbm.n_hidden();
+        crate::memory::check(
+            format!("{n_chains} Gibbs chains of {units} units (n_chains / --chains)"),
+            crate::memory::matrices(3, n_chains, units, std::mem::size_of::<T>()),
+        )?;
+        Ok(Self::new(rbm, n_chains))
     }
 
     /// Number of chains.

@@ -73,6 +73,18 @@ struct Report<'a> {
 }
 
 fn parse_method(args: &CouplingsArgs, n: usize) -> Result<SpinMethod> {
+    // --tol and --max-support are checked even when the chosen method does not use them.
+    SpinMethod::Hybrid {
+        max_support: args.max_support,
+        tol: args.tol,
+    }
+    .validate()?;
+    let m = parse_method_unchecked(args, n)?;
+    m.validate()?;
+    Ok(m)
+}
+
+fn parse_method_unchecked(args: &CouplingsArgs, n: usize) -> Result<SpinMethod> {
     Ok(match args.method.as_str() {
         "auto" => SpinMethod::auto(n),
         "enumeration" => SpinMethod::Enumeration,

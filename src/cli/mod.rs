@@ -20,7 +20,16 @@ pub mod training;
 /// Restricted Boltzmann Machines trained by extended mean field (TAP) or CD/PCD, and the
 /// renormalized visible Hamiltonian they learn.
 #[derive(Parser, Debug)]
-#[command(name = "emf-rbm", version, about, propagate_version = true)]
+#[command(
+    name = "emf-rbm",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Environment: EMF_RBM_MAX_MEMORY caps the memory a request may need (default \
+                  8G; e.g. 16G, 512M, a byte count, or unlimited). Requests above it (--hidden, \
+                  --tap-starts, --chains, ising --size, a data file or its decompressed gzip \
+                  content) are refused with the estimate before any work."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

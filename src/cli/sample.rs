@@ -13,7 +13,8 @@ use emf_rbm::{persist, rng, Error, GibbsSampler, Result};
 pub struct SampleArgs {
     /// Model file.
     pub model: PathBuf,
-    /// Number of independent chains (images in the mosaic).
+    /// Number of independent chains (images in the mosaic; a PNG mosaic is at most 32768
+    /// pixels a side, and the chains' memory is checked against EMF_RBM_MAX_MEMORY).
     #[arg(long, default_value_t = 64)]
     pub chains: usize,
     /// Gibbs steps per chain.
@@ -70,8 +71,15 @@ pub fn run(a: &SampleArgs) -> Result<()> {
     if a.chains == 0 {
         return Err(Error::param("chains", "must be >= 1"));
     }
+    let png = a
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if png {
+        emf_rbm::plot::check_png(&a.out, Mosaic::planned_size(a.chains, shape))?;
+    }
     let mut r = rng::rng(a.seed);
-    let mut chains = GibbsSampler::new(&rbm, a.chains);
+    let mut chains = GibbsSampler::try_new(&rbm, a.chains)?;
     let start = Mat::<f64>::from_fn(a.chains, nv, |_, i| emf_rbm::linalg::sigmoid(rbm.a[i]));
     chains.set_visible_sampled(start.as_ref(), &mut r);
     chains.run(&rbm, a.steps, &mut r);

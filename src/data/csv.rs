@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::data::dataset::Dataset;
-use crate::data::fileio::{read_maybe_gz, write_atomic};
+use crate::data::fileio::{read_maybe_gz, write_atomic, ReadPlan};
 use crate::data::idx::{check_scale, display_name};
 use crate::error::{Error, Result};
 
@@ -108,7 +108,13 @@ pub(crate) fn read(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
             "must not be a line break or a quote",
         ));
     }
-    let bytes = read_maybe_gz(path)?;
+    let bytes = read_maybe_gz(
+        path,
+        &ReadPlan {
+            expansion: 4,
+            promise: None,
+        },
+    )?;
     let mut data: Vec<f64> = Vec::new();
     let mut labels: Vec<u8> = Vec::new();
     let mut row_lines: Vec<usize> = Vec::new();

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::data::dataset::Dataset;
-use crate::data::fileio::{read_maybe_gz, write_atomic};
+use crate::data::fileio::{read_maybe_gz, write_atomic, ReadPlan};
 use crate::error::{Error, Result};
 
 /// The IDX type code for unsigned bytes, the only element type read here.
@@ -307,6 +307,23 @@ pub(crate) fn find_sibling_labels(images: &Path) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The size of an IDX file of unsigned bytes as its header (the first bytes) promises.
+fn promised_size(prefix: &[u8]) -> Option<u64> {
+    if prefix.len() < 4 || prefix[0] != 0 || prefix[1] != 0 || prefix[2] != TYPE_U8 {
+        return None;
+    }
+    let nd = prefix[3] as usize;
+    let head = 4 + 4 * nd;
+    if prefix.len() < head {
+        return None;
+    }
+    let mut payload: u64 = 1;
+    for k in 0..nd {
+        payload = payload.checked_mul(u64::from(be_u32(prefix, 4 + 4 * k)))?;
+    }
+    payload.checked_add(head as u64)
+}
+
 /// Reads an image file and, when given, its label file; checks that the counts agree.
 /// `scale: None` chooses the divisor as [`decode_images_scaled`] does; also returns whether
 /// the file was read as binary 0/1 bytes.
@@ -318,11 +335,21 @@ pub(crate) fn read(
     if let Some(s) = scale {
         check_scale(s)?;
     }
-    let bytes = read_maybe_gz(images)?;
+    let bytes = read_maybe_gz(
+        images,
+        &ReadPlan {
+            expansion: 8,
+            promise: Some(promised_size),
+        },
+    )?;
     let (mut ds, binary) = decode_images_scaled(&bytes, images, scale)?;
     drop(bytes);
     if let Some(lp) = labels {
-        let lab = decode_labels(&read_maybe_gz(lp)?, lp)?;
+        let plan = ReadPlan {
+            expansion: 0,
+            promise: Some(promised_size),
+        };
+        let lab = decode_labels(&read_maybe_gz(lp, &plan)?, lp)?;
         if lab.len() != ds.n_samples() {
             return Err(Error::format(
                 lp,

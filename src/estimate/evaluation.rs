@@ -81,6 +81,29 @@ impl Default for EvalOptions {
 }
 
 impl EvalOptions {
+    /// Estimated memory of [`Evaluation::run`] on a model of `n_visible x n_hidden` with
+    /// `rows` data rows and elements of `elem` bytes: the data (three copies), the TAP
+    /// particles (`min(rows, tap_starts)` or `tap_starts` of them, eight vectors of
+    /// `n_visible + n_hidden` each) and the AIS runs (four such vectors each, in f64).
+    pub fn memory_estimate(
+        &self,
+        n_visible: usize,
+        n_hidden: usize,
+        rows: usize,
+        elem: usize,
+    ) -> u128 {
+        let units = n_visible as u128 + n_hidden as u128;
+        let starts = if rows > 0 {
+            rows.min(self.tap_starts)
+        } else {
+            self.tap_starts
+        };
+        let runs = self.ais.as_ref().map_or(0, |a| a.runs) as u128;
+        3 * crate::memory::matrices(1, rows, n_visible, elem)
+            + 8 * starts as u128 * units * elem as u128
+            + 4 * runs * units * 8
+    }
+
     /// Checks every field.
     pub fn validate(&self) -> Result<()> {
         if self.exact_max_units > MAX_ENUMERATED_UNITS {
@@ -194,6 +217,19 @@ impl Evaluation {
     /// Evaluates `rbm`, on `data` when given (its rows as they are: binarise first).
     pub fn run<T: Float>(rbm: &Rbm<T>, data: Option<&Dataset>, opts: &EvalOptions) -> Result<Self> {
         opts.validate()?;
+        let rows = data.map_or(0, |d| d.n_samples());
+        crate::memory::check(
+            format!(
+                "evaluating with {} TAP starts (tap_starts / --tap-starts)",
+                opts.tap_starts
+            ),
+            opts.memory_estimate(
+                rbm.n_visible(),
+                rbm.n_hidden(),
+                rows,
+                std::mem::size_of::<T>(),
+            ),
+        )?;
         let ln_z_exact = if exact::feasible(rbm, opts.exact_max_units) {
             Some(exact::log_partition(rbm)?)
         } else {

@@ -63,6 +63,39 @@ impl SpinMethod {
         }
     }
 
+    /// Largest number of quadrature nodes one Gaussian average may use (weights so large
+    /// that more are needed are refused rather than run for hours).
+    pub const MAX_QUADRATURE_NODES: f64 = 1e8;
+
+    /// Checks the settings: `tol` in [1e-15, 1e-2] (finite), `max_support` at most
+    /// [`SpinMethod::MAX_ENUMERATED`] (an exact support of `s` units costs `2^s` states).
+    pub fn validate(&self) -> Result<()> {
+        if let SpinMethod::Gaussian { tol } | SpinMethod::Hybrid { tol, .. } = self {
+            if !(1e-15..=1e-2).contains(tol) {
+                return Err(Error::param(
+                    "tol",
+                    format!("the quadrature tolerance must be in [1e-15, 1e-2], got {tol}"),
+                ));
+            }
+        }
+        if let SpinMethod::Convolution { max_support } | SpinMethod::Hybrid { max_support, .. } =
+            self
+        {
+            if *max_support > Self::MAX_ENUMERATED {
+                return Err(Error::param(
+                    "max_support",
+                    format!(
+                        "at most {} (an exact support of s units takes 2^s states: 2^{max_support} \
+                         = {:.1e} per hidden unit and coupling), got {max_support}",
+                        Self::MAX_ENUMERATED,
+                        2f64.powi(*max_support as i32)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// True for the exact methods.
     pub fn is_exact(&self) -> bool {
         matches!(
@@ -115,6 +148,7 @@ pub(super) fn coupling(
     s: &[usize],
     method: &SpinMethod,
 ) -> Result<f64> {
+    method.validate()?;
     let k = s.len();
     let mut sum = 0.0;
     let mut x = vec![0.0; k];
@@ -145,6 +179,9 @@ fn term(
     method: &SpinMethod,
 ) -> Result<f64> {
     let field = field_of(ham, j, s, method)?;
+    if let Field::Gauss(m, sd) = field {
+        check_nodes(gauss_nodes(x, ham.b[j] + m, sd, method.tol()), j)?;
+    }
     let e = expect(ham.b[j], x, &field, method.tol());
     Ok(e * 0.5f64.powi(s.len() as i32))
 }
@@ -277,6 +314,34 @@ impl Quad {
     }
 }
 
+/// The number of nodes [`gauss_expect`] uses.
+fn gauss_nodes(x: &[f64], mean: f64, sd: f64, tol: f64) -> f64 {
+    if sd <= 0.0 {
+        return 1.0;
+    }
+    let q = Quad::new(tol);
+    let (mut lo, mut hi) = (mean - q.z * sd, mean + q.z * sd);
+    if x.len() >= 2 {
+        let pos: f64 = x.iter().filter(|v| **v > 0.0).sum();
+        let neg: f64 = x.iter().filter(|v| **v < 0.0).sum();
+        lo = lo.max(-pos - q.lt - 5.0);
+        hi = hi.min(-neg + q.lt + 5.0);
+    }
+    ((hi - lo) / q.step(sd)).max(0.0) + 1.0
+}
+
+/// Refuses a Gaussian average that needs more than [`SpinMethod::MAX_QUADRATURE_NODES`].
+fn check_nodes(nodes: f64, j: usize) -> Result<()> {
+    if nodes.is_nan() || nodes > SpinMethod::MAX_QUADRATURE_NODES {
+        return Err(Error::Infeasible(format!(
+            "the Gaussian average over hidden unit {j}'s field would need {nodes:.1e} quadrature \
+             nodes (at most {:.0e}): its weights are too large for this method",
+            SpinMethod::MAX_QUADRATURE_NODES
+        )));
+    }
+    Ok(())
+}
+
 /// `E[D_S(u)]` for `u ~ N(mean, sd^2)` by the trapezoidal rule on a grid anchored at the mean,
 /// truncated where both the Gaussian and (for `|S| >= 2`) `D_S` itself are negligible.
 pub(super) fn gauss_expect(x: &[f64], mean: f64, sd: f64, tol: f64) -> f64 {
@@ -310,6 +375,7 @@ pub(super) fn gauss_expect(x: &[f64], mean: f64, sd: f64, tol: f64) -> f64 {
 
 /// The spin-basis pair matrix.
 pub(super) fn pair_matrix(ham: &EffectiveHamiltonian, method: &SpinMethod) -> Result<Mat<f64>> {
+    method.validate()?;
     let (nv, nh) = (ham.nv, ham.nh);
     let tol = method.tol();
     // Per hidden unit: Gaussian block kernel or exact per-pair terms.
@@ -378,6 +444,7 @@ pub(super) fn pair_matrix(ham: &EffectiveHamiltonian, method: &SpinMethod) -> Re
         if lo > hi {
             continue;
         }
+        check_nodes((hi - lo) / h + 1.0, j)?;
         let q0 = ((lo - mean) / h).ceil() as i64;
         let q1 = ((hi - mean) / h).floor() as i64;
         let nodes: Vec<f64> = (q0..=q1).map(|q| q as f64 * h).collect(); // u - mean

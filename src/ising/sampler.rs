@@ -134,6 +134,14 @@ impl IsingConfig {
         self
     }
 
+    /// Estimated memory of [`sample_ising`]: the samples twice (per chain, then merged; 8
+    /// bytes a site) and, per chain and for the pilot, a lattice, a cluster stack and a
+    /// visited mark (17 bytes a site).
+    pub fn memory_estimate(&self) -> u128 {
+        let sites = self.size as u128 * self.size as u128;
+        2 * self.samples as u128 * sites * 8 + (self.chains as u128 + 1) * sites * 17
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<()> {
         if self.size < 2 {
@@ -276,6 +284,15 @@ impl Sweep {
 /// ```
 pub fn sample_ising(cfg: &IsingConfig) -> Result<IsingSamples> {
     cfg.validate()?;
+    crate::memory::check(
+        format!(
+            "{} samples of the {L} x {L} Ising lattice with {} chains (size, samples, chains)",
+            cfg.samples,
+            cfg.chains,
+            L = cfg.size
+        ),
+        cfg.memory_estimate(),
+    )?;
     let l = cfg.size;
     let n = l * l;
     let pilot = run_pilot(cfg);

@@ -263,13 +263,37 @@ impl Mosaic {
         })
     }
 
+    /// The pixel size of the mosaic [`Mosaic::images`] makes of `n` tiles of `tile_shape`
+    /// (to check an output before computing its tiles, with [`check_png`]).
+    pub fn planned_size(n: usize, tile_shape: (usize, usize)) -> (u32, u32) {
+        Mosaic {
+            title: String::new(),
+            tiles: Vec::new(),
+            tile_shape,
+            columns: (n as f64).sqrt().ceil().max(1.0) as usize,
+            diverging: false,
+            scale: scale_for(tile_shape),
+        }
+        .size_for(n)
+    }
+
     fn size(&self) -> (u32, u32) {
+        self.size_for(self.tiles.len())
+    }
+
+    fn size_for(&self, n_tiles: usize) -> (u32, u32) {
         let (tr, tc) = self.tile_shape;
         let cols = self.columns.max(1);
-        let rows = self.tiles.len().div_ceil(cols).max(1);
-        let w = (cols * (tc + 1) + 1) as u32 * self.scale;
-        let h = (rows * (tr + 1) + 1) as u32 * self.scale + 30;
-        (w.max(200), h)
+        let rows = n_tiles.div_ceil(cols).max(1);
+        let side = |n: usize, t: usize, extra: u64| {
+            let px = (n as u64)
+                .saturating_mul(t as u64 + 1)
+                .saturating_add(1)
+                .saturating_mul(u64::from(self.scale))
+                .saturating_add(extra);
+            u32::try_from(px).unwrap_or(u32::MAX)
+        };
+        (side(cols, tc, 0).max(200), side(rows, tr, 30))
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
@@ -368,6 +392,7 @@ pub fn save_dyn(
             root.present().map_err(|e| plot_err(path, e))
         }
         "png" => {
+            check_png(path, size)?;
             ensure_font();
             let root = BitMapBackend::new(path, size).into_drawing_area();
             fix(png(&root))?;
@@ -381,6 +406,27 @@ pub fn save_dyn(
             ),
         )),
     }
+}
+
+/// Largest side of a PNG, in pixels.
+pub const MAX_PNG_SIDE: u32 = 32_768;
+
+/// Refuses a PNG larger than [`MAX_PNG_SIDE`] per side or than the memory cap (3 bytes a
+/// pixel), before the backend allocates it.
+pub fn check_png(path: &Path, (w, h): (u32, u32)) -> Result<()> {
+    if w > MAX_PNG_SIDE || h > MAX_PNG_SIDE {
+        return Err(plot_err(
+            path,
+            format!(
+                "a {w} x {h} pixel image is too large (at most {MAX_PNG_SIDE} pixels a side): \
+                 draw fewer or smaller tiles"
+            ),
+        ));
+    }
+    crate::memory::check(
+        format!("the {w} x {h} pixel image {}", path.display()),
+        3 * u128::from(w) * u128::from(h),
+    )
 }
 
 /// Renders into an in-memory SVG.

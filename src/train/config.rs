@@ -167,6 +167,38 @@ impl TrainConfig {
         self.monitor.validate()?;
         self.monitor.validate_cadences(self.epochs)
     }
+
+    /// Estimated memory of training on `n_rows` rows (training plus held-out) of `n_visible`
+    /// units with parameters of `elem` bytes (8 for f64, 4 for f32): four `n_visible x
+    /// n_hidden` matrices (weights, gradient, velocity, a work copy) and, for the minibatch,
+    /// the chains and the monitor, four `rows x (n_visible + n_hidden)` matrices of each
+    /// (the monitor's in f64). Checked against the cap by [`crate::train::Trainer::fit`].
+    pub fn memory_estimate(&self, n_visible: usize, n_rows: usize, elem: usize) -> u128 {
+        let units = n_visible as u128 + self.n_hidden as u128;
+        let chains = match self.method {
+            Method::Pcd {
+                chains: Some(c), ..
+            } => c,
+            _ => self.batch_size,
+        };
+        let batch_rows = self.batch_size as u128 + chains as u128;
+        let monitor_rows = (self.monitor.subset.min(n_rows) + n_rows) as u128;
+        crate::memory::matrices(4, n_visible, self.n_hidden, elem)
+            + 4 * batch_rows * units * elem as u128
+            + 4 * monitor_rows * units * 8
+    }
+
+    /// [`TrainConfig::memory_estimate`] checked against the memory cap ([`crate::memory`]).
+    pub fn check_memory(&self, n_visible: usize, n_rows: usize, elem: usize) -> Result<()> {
+        crate::memory::check(
+            format!(
+                "training {} hidden units on {n_visible} visible units (n_hidden / --hidden, \
+                 batch {})",
+                self.n_hidden, self.batch_size
+            ),
+            self.memory_estimate(n_visible, n_rows, elem),
+        )
+    }
 }
 
 /// Builder of [`TrainConfig`]; `build()` checks every value.

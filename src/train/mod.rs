@@ -26,4 +26,4 @@ pub use metrics::{Cadence, Metric, MetricConfig, MetricContext, MetricKind, Moni
 pub use observer::{Checkpoint, Logger, Observer, ProgressBar};
 pub use optimizer::{Optimizer, OptimizerKind, Sgd};
 pub use phase::{Gradient, NegativePhase, PhaseReport};
-pub use trainer::{Fitted, Trainer};
+pub use trainer::{Fitted, Trainer, DIVERGENCE_LIMIT};
