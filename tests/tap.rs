@@ -1500,6 +1500,14 @@ fn converged_preset_converges_on_models_trained_to_a_tolerance() {
         for order in TapOrder::ALL {
             let est = tap::log_partition(&rbm, order, starts.as_ref(), &SolverOptions::converged())
                 .unwrap();
+            eprintln!(
+                "persistent {persistent} {}: {}/{} converged in {} sweeps (max residual {:.1e})",
+                order.name(),
+                est.n_converged,
+                est.n_particles,
+                est.sweeps,
+                est.max_residual
+            );
             assert_eq!(
                 est.n_converged,
                 est.n_particles,
