@@ -10,8 +10,9 @@ use crate::linalg::{kernels, math};
 
 /// A real scalar type usable for models and training (`f64` or `f32`).
 ///
-/// Besides faer's `RealField` (so every product goes through faer's GEMM) it carries the few
-/// fused, vectorised elementwise kernels the hot loops need.
+/// Besides faer's `RealField` (so every product goes through faer's GEMM) it carries the
+/// type's own polynomial `exp` (what the in-precision kernels of [`crate::linalg::kernels`]
+/// are built on) and the bridge to the `f64`-accumulating softplus kernel.
 pub trait Float:
     faer::traits::RealField
     + num_traits::Float
@@ -31,12 +32,8 @@ pub trait Float:
     fn of(x: f64) -> Self;
     /// Conversion to `f64` (exact).
     fn as_f64(self) -> f64;
-    /// In place: `x[i] <- sigmoid(x[i] + bias)`.
-    fn sigmoid_bias(x: &mut [Self], bias: Self);
     /// `acc[i] += softplus(x[i] + bias)`, accumulated in `f64`.
     fn softplus_bias_acc(x: &[Self], bias: Self, acc: &mut [f64]);
-    /// In place: `x[i] <- 1 if u[i] < x[i] else 0` (Bernoulli sampling from probabilities).
-    fn bernoulli(x: &mut [Self], u: &[Self]);
     /// Branch-free `e^x` in this type's own precision (polynomial, vectorisable inside the
     /// kernels; see [`math::exp`] and [`math::exp_f32`]).
     fn fast_exp(x: Self) -> Self;
@@ -54,16 +51,8 @@ macro_rules! impl_float {
             fn as_f64(self) -> f64 {
                 self as f64
             }
-            fn sigmoid_bias(x: &mut [Self], bias: Self) {
-                kernels::sigmoid_bias(x, bias)
-            }
             fn softplus_bias_acc(x: &[Self], bias: Self, acc: &mut [f64]) {
                 kernels::softplus_bias_acc(x, bias, acc)
-            }
-            fn bernoulli(x: &mut [Self], u: &[Self]) {
-                for (p, &r) in x.iter_mut().zip(u) {
-                    *p = if r < *p { 1.0 } else { 0.0 };
-                }
             }
             #[inline(always)]
             fn fast_exp(x: Self) -> Self {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::linalg::matmul;
+use crate::linalg::{kernels, matmul};
 use crate::rng::{fill_uniform, Rng};
 
 /// A Restricted Boltzmann Machine with binary visible and hidden units.
@@ -299,7 +299,7 @@ pub(crate) fn sigmoid_col_bias<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
     for (j, &bj) in bias.iter().enumerate() {
         let mut col = m.rb_mut().col_mut(j);
         if let Some(c) = col.rb_mut().try_as_col_major_mut() {
-            T::sigmoid_bias(c.as_slice_mut(), bj);
+            kernels::sigmoid_bias(c.as_slice_mut(), bj);
         } else {
             for x in col.iter_mut() {
                 *x = T::of(crate::linalg::sigmoid(x.as_f64() + bj.as_f64()));
@@ -419,14 +419,28 @@ impl<T: Float> GibbsSampler<T> {
 
     /// Samples `h ~ P(h | v)` (also storing the probabilities).
     pub fn sample_hidden(&mut self, rbm: &Rbm<T>, rng: &mut Rng) {
-        rbm.hidden_probs_into(self.v.as_ref(), self.ph.as_mut());
-        sample_into(self.ph.as_ref(), self.h.as_mut(), &mut self.u_h, rng);
+        fill_uniform(rng, &mut self.u_h);
+        matmul(
+            self.ph.as_mut(),
+            Accum::Replace,
+            self.v.as_ref(),
+            rbm.w.as_ref(),
+            T::of(1.0),
+        );
+        sigmoid_sample_cols(&mut self.ph, &rbm.b, &self.u_h, &mut self.h);
     }
 
     /// Samples `v ~ P(v | h)` (also storing the probabilities).
     pub fn sample_visible(&mut self, rbm: &Rbm<T>, rng: &mut Rng) {
-        rbm.visible_probs_into(self.h.as_ref(), self.pv.as_mut());
-        sample_into(self.pv.as_ref(), self.v.as_mut(), &mut self.u_v, rng);
+        fill_uniform(rng, &mut self.u_v);
+        matmul(
+            self.pv.as_mut(),
+            Accum::Replace,
+            self.h.as_ref(),
+            rbm.w.transpose(),
+            T::of(1.0),
+        );
+        sigmoid_sample_cols(&mut self.pv, &rbm.a, &self.u_v, &mut self.v);
     }
 
     /// `k` full steps starting from given hidden probabilities `P(h | v0)` (as computed by a
@@ -463,19 +477,41 @@ impl<T: Float> GibbsSampler<T> {
     }
 }
 
+/// `p[:, j] <- sigmoid(p[:, j] + bias[j])` and `out <- Bernoulli(p)` with the uniforms `u`
+/// (column-major, one column after the other), fused in one pass per column.
+fn sigmoid_sample_cols<T: Float>(p: &mut Mat<T>, bias: &[T], u: &[T], out: &mut Mat<T>) {
+    let n = p.nrows();
+    for (j, &bj) in bias.iter().enumerate() {
+        kernels::sigmoid_bias_sample(
+            p.col_as_slice_mut(j),
+            bj,
+            &u[j * n..(j + 1) * n],
+            out.col_as_slice_mut(j),
+        );
+    }
+}
+
 /// `out <- Bernoulli(p)` elementwise, drawing uniforms column by column into `u`.
 fn sample_into<T: Float>(p: MatRef<'_, T>, mut out: MatMut<'_, T>, u: &mut [T], rng: &mut Rng) {
     let n = p.nrows();
     fill_uniform(rng, &mut u[..n * p.ncols()]);
     for j in 0..p.ncols() {
         let uj = &u[j * n..(j + 1) * n];
-        let col = out.rb_mut().col_mut(j);
-        for (r, x) in col.iter_mut().enumerate() {
-            *x = if uj[r] < p[(r, j)] {
-                T::of(1.0)
-            } else {
-                T::of(0.0)
-            };
+        let mut col = out.rb_mut().col_mut(j);
+        match (
+            p.col(j).try_as_col_major(),
+            col.rb_mut().try_as_col_major_mut(),
+        ) {
+            (Some(pj), Some(oj)) => kernels::bernoulli(pj.as_slice(), uj, oj.as_slice_mut()),
+            _ => {
+                for (r, x) in col.iter_mut().enumerate() {
+                    *x = if uj[r] < p[(r, j)] {
+                        T::of(1.0)
+                    } else {
+                        T::of(0.0)
+                    };
+                }
+            }
         }
     }
 }

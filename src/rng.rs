@@ -3,6 +3,8 @@
 
 use rand::SeedableRng;
 
+use crate::linalg::kernels;
+
 /// The crate's random number generator: ChaCha8, portable and reproducible across platforms.
 pub type Rng = rand_chacha::ChaCha8Rng;
 
@@ -18,10 +20,24 @@ pub fn stream_rng(seed: u64, stream: u64) -> Rng {
     r
 }
 
-/// Fills `out` with uniform draws in `[0, 1)` of type `T`.
+/// Fills `out` with uniform draws in `[0, 1)` of type `T`: the numbers `rng.random::<f64>()`
+/// would give one at a time (rounded to `T`), drawn in bulk (the generator fills 64-bit words
+/// blockwise, [`kernels::uniform_from_bits`] converts them vectorised).
+///
+/// ```
+/// use rand::Rng as _;
+/// let (mut a, mut b) = (emf_rbm::rng::rng(7), emf_rbm::rng::rng(7));
+/// let mut u = vec![0.0f64; 1000];
+/// emf_rbm::rng::fill_uniform(&mut a, &mut u);
+/// assert!(u.iter().all(|&x| x == b.random::<f64>()));
+/// ```
 pub fn fill_uniform<T: crate::Float>(rng: &mut Rng, out: &mut [T]) {
     use rand::Rng as _;
-    for u in out.iter_mut() {
-        *u = T::of(rng.random::<f64>());
+    const CHUNK: usize = 512;
+    let mut words = [0u64; CHUNK];
+    for chunk in out.chunks_mut(CHUNK) {
+        let bits = &mut words[..chunk.len()];
+        rng.fill(bits);
+        kernels::uniform_from_bits(bits, chunk);
     }
 }

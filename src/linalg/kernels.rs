@@ -1,10 +1,16 @@
-//! Fused, vectorised slice kernels (bias + sigmoid, bias + softplus, sums), each compiled for
-//! the CPU's vector width by `simd_dispatch!`.
+//! Fused, vectorised slice kernels, each compiled for the CPU's vector width by
+//! `simd_dispatch!`. Two kinds:
+//!
+//! - in the model's own precision `T` (an `f32` model computes in `f32`, twice the lanes):
+//!   bias + sigmoid, bias + sigmoid + Bernoulli draw, uniforms from random bits, the momentum
+//!   step with its divergence statistics;
+//! - accumulated in `f64` whatever the element type ([`Lane`]): the softplus sums of free
+//!   energies and ln Z, where the last digits matter.
 
 use crate::linalg::math::{sigmoid, softplus};
 use crate::linalg::simd_dispatch;
 
-/// Element types the kernels handle (computed internally in `f64`).
+/// Element types of the `f64`-accumulating kernels (widened to `f64` inside).
 pub trait Lane: Copy {
     /// Widen to f64.
     fn to64(self) -> f64;
@@ -33,12 +39,134 @@ impl Lane for f32 {
 }
 
 simd_dispatch! {
-    /// In place `x[i] <- sigmoid(x[i] + bias)`.
-    pub fn sigmoid_bias<L: Lane>(x: &mut [L], bias: L) {
-        let b = bias.to64();
+    /// In place `x[i] <- sigmoid(x[i] + bias)`, in `T`'s precision.
+    pub fn sigmoid_bias<T>(x: &mut [T], bias: T) {
         for v in x.iter_mut() {
-            *v = L::from64(sigmoid(v.to64() + b));
+            *v = sigmoid(*v + bias);
         }
+    }
+}
+
+simd_dispatch! {
+    /// In place `x[i] <- p_i = sigmoid(x[i] + bias)`, and the Bernoulli draw
+    /// `out[i] <- 1 if u[i] < p_i else 0` from the uniforms `u` (one pass instead of two).
+    pub fn sigmoid_bias_sample<T>(x: &mut [T], bias: T, u: &[T], out: &mut [T]) {
+        let n = x.len();
+        let (u, out) = (&u[..n], &mut out[..n]);
+        let (zero, one) = (T::of(0.0), T::of(1.0));
+        for i in 0..n {
+            let p = sigmoid(x[i] + bias);
+            x[i] = p;
+            out[i] = if u[i] < p { one } else { zero };
+        }
+    }
+}
+
+simd_dispatch! {
+    /// `out[i] <- 1 if u[i] < p[i] else 0` (Bernoulli draws from probabilities `p`).
+    pub fn bernoulli<T>(p: &[T], u: &[T], out: &mut [T]) {
+        let n = out.len();
+        let (p, u) = (&p[..n], &u[..n]);
+        let (zero, one) = (T::of(0.0), T::of(1.0));
+        for i in 0..n {
+            out[i] = if u[i] < p[i] { one } else { zero };
+        }
+    }
+}
+
+simd_dispatch! {
+    /// `out[i] <- (bits[i] >> 11) 2^-53` rounded to `T`: exactly the uniform in `[0, 1)` that
+    /// `rand`'s `StandardUniform` makes of each 64-bit word for an `f64` (53 random bits), so
+    /// a bulk fill draws the very numbers `rng.random::<f64>()` would, one at a time. The
+    /// 53-bit integer is converted in two exact halves (the `2^52` trick), which vectorises
+    /// where a `u64 -> f64` conversion has no vector instruction (AVX2).
+    pub fn uniform_from_bits<T>(bits: &[u64], out: &mut [T]) {
+        const TWO52: f64 = 4_503_599_627_370_496.0;
+        const EXP52: u64 = 0x4330_0000_0000_0000;
+        let n = out.len();
+        let bits = &bits[..n];
+        for i in 0..n {
+            let v = bits[i] >> 11;
+            let lo = f64::from_bits(EXP52 | (v & 0xffff_ffff)) - TWO52;
+            let hi = f64::from_bits(EXP52 | (v >> 32)) - TWO52;
+            out[i] = T::of((hi * 4_294_967_296.0 + lo) * (1.0 / 9_007_199_254_740_992.0));
+        }
+    }
+}
+
+/// What a momentum step saw: the largest `|W|` after it, and whether any weight or gradient
+/// entry was NaN or infinite.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MomentumStepStats {
+    /// `max |W_ij|` after the step over the finite entries.
+    pub max_abs: f64,
+    /// A weight became NaN or infinite.
+    pub non_finite_weight: bool,
+    /// A gradient entry was NaN or infinite.
+    pub non_finite_gradient: bool,
+}
+
+simd_dispatch! {
+    /// The momentum step with L1/L2 penalties on one column of weights, in `T`'s precision:
+    /// `vel <- mom vel + lr (g - l2 w - l1 sign(w))`, `w <- w + vel` (`sign(0) = 0`), with the
+    /// statistics the divergence checks need gathered in the same pass (eight interleaved
+    /// partial maxima and flags, so the pass vectorises).
+    pub fn momentum_step<T>(
+        w: &mut [T],
+        vel: &mut [T],
+        g: &[T],
+        mom: T,
+        lr: T,
+        l1: T,
+        l2: T,
+    ) -> MomentumStepStats {
+        const K: usize = 8;
+        let n = w.len();
+        let (vel, g) = (&mut vel[..n], &g[..n]);
+        let (zero, one) = (T::of(0.0), T::of(1.0));
+        let mut top = [zero; K];
+        let mut bad_w = [zero; K];
+        let mut bad_g = [zero; K];
+        let full = n / K * K;
+        let mut i = 0;
+        while i < full {
+            for k in 0..K {
+                let (wi, gi) = (w[i + k], g[i + k]);
+                let sign = if wi > zero { one } else if wi < zero { -one } else { zero };
+                let v = mom * vel[i + k] + lr * (gi - l2 * wi - l1 * sign);
+                vel[i + k] = v;
+                let nw = wi + v;
+                w[i + k] = nw;
+                let a = nw.abs();
+                top[k] = if a > top[k] { a } else { top[k] };
+                // x - x is 0 for finite x and NaN for NaN or infinite x.
+                bad_w[k] = if nw - nw == zero { bad_w[k] } else { one };
+                bad_g[k] = if gi - gi == zero { bad_g[k] } else { one };
+            }
+            i += K;
+        }
+        let mut stats = MomentumStepStats {
+            max_abs: 0.0,
+            non_finite_weight: false,
+            non_finite_gradient: false,
+        };
+        for k in 0..K {
+            stats.max_abs = stats.max_abs.max(top[k].as_f64());
+            stats.non_finite_weight |= bad_w[k] != zero;
+            stats.non_finite_gradient |= bad_g[k] != zero;
+        }
+        for i in full..n {
+            let (wi, gi) = (w[i], g[i]);
+            let sign = if wi > zero { one } else if wi < zero { -one } else { zero };
+            let v = mom * vel[i] + lr * (gi - l2 * wi - l1 * sign);
+            vel[i] = v;
+            let nw = wi + v;
+            w[i] = nw;
+            stats.max_abs = stats.max_abs.max(nw.abs().as_f64());
+            stats.non_finite_weight |= !nw.is_finite();
+            stats.non_finite_gradient |= !gi.is_finite();
+        }
+        stats
     }
 }
 

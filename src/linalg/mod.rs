@@ -129,4 +129,114 @@ mod tests {
         let r: f64 = x.iter().map(|v| super::softplus(v + 0.5)).sum();
         assert!((s - r).abs() < 1e-12);
     }
+
+    #[test]
+    fn f32_sigmoid_kernel_computes_in_f32_to_its_precision() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.05).collect();
+        let mut y = x.clone();
+        kernels::sigmoid_bias(&mut y, 0.25f32);
+        for (a, b) in x.iter().zip(&y) {
+            let exact = super::sigmoid(*a as f64 + 0.25);
+            assert!(
+                (*b as f64 - exact).abs() <= 4e-7 * exact,
+                "x={a}: {b} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn fused_sigmoid_and_bernoulli_equal_the_two_passes() {
+        let n = 37;
+        let x: Vec<f64> = (0..n).map(|i| (i as f64 - 18.0) * 0.3).collect();
+        let u: Vec<f64> = (0..n).map(|i| ((i * 7919) % 101) as f64 / 101.0).collect();
+        let (mut p, mut h) = (x.clone(), vec![9.0; n]);
+        kernels::sigmoid_bias_sample(&mut p, -0.1, &u, &mut h);
+        let mut q = x.clone();
+        kernels::sigmoid_bias(&mut q, -0.1);
+        let mut h2 = vec![9.0; n];
+        kernels::bernoulli(&q, &u, &mut h2);
+        assert_eq!(p, q);
+        assert_eq!(h, h2);
+        for i in 0..n {
+            assert_eq!(h[i], if u[i] < q[i] { 1.0 } else { 0.0 });
+        }
+        assert!(h.iter().any(|&v| v == 1.0) && h.iter().any(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn uniforms_from_bits_are_rands_f64_uniforms() {
+        use rand::{Rng as _, RngCore as _};
+        let mut r = crate::rng::rng(3);
+        let mut bits: Vec<u64> = (0..1000).map(|_| r.next_u64()).collect();
+        bits.extend([0, u64::MAX, 1 << 11, (1 << 11) - 1, 1 << 63]);
+        let mut u = vec![0.0f64; bits.len()];
+        kernels::uniform_from_bits(&bits, &mut u);
+        let mut u32s = vec![0.0f32; bits.len()];
+        kernels::uniform_from_bits(&bits, &mut u32s);
+        for (i, &b) in bits.iter().enumerate() {
+            let want = (b >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+            assert_eq!(u[i], want, "word {b:#x}");
+            assert_eq!(u32s[i], want as f32);
+        }
+        let mut a = crate::rng::rng(9);
+        let mut b = crate::rng::rng(9);
+        let mut bulk = vec![0.0f64; 1537];
+        crate::rng::fill_uniform(&mut a, &mut bulk);
+        for (i, &x) in bulk.iter().enumerate() {
+            assert_eq!(x, b.random::<f64>(), "draw {i}");
+        }
+        assert_eq!(a.random::<u64>(), b.random::<u64>());
+    }
+
+    #[test]
+    fn momentum_step_gathers_the_largest_weight_and_non_finite_entries() {
+        for n in [3usize, 8, 21] {
+            let w0: Vec<f64> = (0..n).map(|i| (i as f64 - 5.0) * 0.5).collect();
+            let g: Vec<f64> = (0..n).map(|i| (i % 3) as f64 - 1.0).collect();
+            let (mut w, mut v) = (w0.clone(), vec![0.1; n]);
+            let s = kernels::momentum_step(&mut w, &mut v, &g, 0.5, 0.2, 0.01, 0.1);
+            let mut top: f64 = 0.0;
+            for i in 0..n {
+                let sign = if w0[i] > 0.0 {
+                    1.0
+                } else if w0[i] < 0.0 {
+                    -1.0
+                } else {
+                    0.0
+                };
+                let vi = 0.5 * 0.1 + 0.2 * (g[i] - 0.1 * w0[i] - 0.01 * sign);
+                assert_eq!(v[i], vi);
+                assert_eq!(w[i], w0[i] + vi);
+                top = top.max(w[i].abs());
+            }
+            assert_eq!(s.max_abs, top);
+            assert!(!s.non_finite_weight && !s.non_finite_gradient);
+            // A NaN gradient anywhere (vector body or tail) is seen, and so is the weight.
+            for bad in [0, n - 1] {
+                let mut g2 = g.clone();
+                g2[bad] = f64::NAN;
+                let (mut w, mut v) = (w0.clone(), vec![0.0; n]);
+                let s = kernels::momentum_step(&mut w, &mut v, &g2, 0.5, 0.2, 0.0, 0.0);
+                assert!(
+                    s.non_finite_gradient && s.non_finite_weight,
+                    "n={n} bad={bad}"
+                );
+                let mut g3 = g.clone();
+                g3[bad] = f64::INFINITY;
+                let s = kernels::momentum_step(
+                    &mut w0.clone(),
+                    &mut vec![0.0; n],
+                    &g3,
+                    0.5,
+                    0.2,
+                    0.0,
+                    0.0,
+                );
+                assert!(
+                    s.non_finite_gradient && s.non_finite_weight,
+                    "inf n={n} bad={bad}"
+                );
+            }
+        }
+    }
 }

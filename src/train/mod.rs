@@ -24,6 +24,6 @@ pub use keys::{Estimate, Key, MetricData, MetricValue, TapValue};
 pub use method::Method;
 pub use metrics::{Cadence, Metric, MetricConfig, MetricContext, MetricKind, MonitorConfig};
 pub use observer::{Checkpoint, Logger, Observer, ProgressBar};
-pub use optimizer::{Optimizer, OptimizerKind, Sgd};
+pub use optimizer::{Optimizer, OptimizerKind, Sgd, StepStats};
 pub use phase::{Gradient, NegativePhase, PhaseReport};
 pub use trainer::{Fitted, Trainer, DIVERGENCE_LIMIT};

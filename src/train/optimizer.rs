@@ -24,18 +24,46 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::linalg::kernels;
 use crate::rbm::{Gradient, Rbm};
 
 /// A parameter-update rule. `grad` is an estimate of the log-likelihood gradient (an ascent
 /// direction: the positive phase minus the model statistics); `step` moves the parameters
-/// along it at learning rate `lr`. Implementations keep their state (velocities, moments)
-/// between calls and must not allocate per call.
+/// along it at learning rate `lr` and reports what the trainer's divergence checks need.
+/// Implementations keep their state (velocities, moments) between calls and must not
+/// allocate per call; one that has no cheaper way returns [`StepStats::measure`].
 pub trait Optimizer<T: Float>: Send {
     /// A short name (`sgd`).
     fn name(&self) -> &'static str;
 
     /// One update of `rbm` from `grad` at learning rate `lr`.
-    fn step(&mut self, rbm: &mut Rbm<T>, grad: &Gradient<T>, lr: f64);
+    fn step(&mut self, rbm: &mut Rbm<T>, grad: &Gradient<T>, lr: f64) -> StepStats;
+}
+
+/// What the trainer checks after every update (gathered by the optimiser in its own pass over
+/// the parameters, so checking costs no extra pass).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepStats {
+    /// The largest absolute parameter (weights and biases) after the step; NaN when one is
+    /// NaN or infinite.
+    pub max_abs: f64,
+    /// Every entry of the gradient was finite.
+    pub gradient_finite: bool,
+}
+
+impl StepStats {
+    /// The statistics measured by separate passes over `rbm` (after the step) and `grad`.
+    pub fn measure<T: Float>(rbm: &Rbm<T>, grad: &Gradient<T>) -> Self {
+        let max_abs = rbm.max_abs();
+        StepStats {
+            max_abs: if max_abs.is_finite() {
+                max_abs
+            } else {
+                f64::NAN
+            },
+            gradient_finite: grad.is_finite(),
+        }
+    }
 }
 
 /// The optimiser a [`TrainConfig`](crate::train::TrainConfig) selects (serialisable). Its
@@ -116,33 +144,42 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         "sgd"
     }
 
-    fn step(&mut self, rbm: &mut Rbm<T>, grad: &Gradient<T>, lr: f64) {
+    fn step(&mut self, rbm: &mut Rbm<T>, grad: &Gradient<T>, lr: f64) -> StepStats {
         let (mom, lr_t, l1, l2) = (self.momentum, T::of(lr), self.l1, self.l2);
-        let zero = T::of(0.0);
         let vel = &mut self.velocity;
+        let mut max_abs = 0.0f64;
+        let mut finite = true;
+        let mut gradient_finite = true;
         for j in 0..rbm.n_hidden() {
-            let g = grad.w.col_as_slice(j);
-            let v = vel.w.col_as_slice_mut(j);
-            let w = rbm.w.col_as_slice_mut(j);
-            for ((wi, vi), &gi) in w.iter_mut().zip(v.iter_mut()).zip(g) {
-                let sign = if *wi > zero {
-                    T::of(1.0)
-                } else if *wi < zero {
-                    T::of(-1.0)
-                } else {
-                    zero
-                };
-                *vi = mom * *vi + lr_t * (gi - l2 * *wi - l1 * sign);
-                *wi += *vi;
+            let s = kernels::momentum_step(
+                rbm.w.col_as_slice_mut(j),
+                vel.w.col_as_slice_mut(j),
+                grad.w.col_as_slice(j),
+                mom,
+                lr_t,
+                l1,
+                l2,
+            );
+            max_abs = max_abs.max(s.max_abs);
+            finite &= !s.non_finite_weight;
+            gradient_finite &= !s.non_finite_gradient;
+        }
+        let biases = [
+            (&mut rbm.a, &mut vel.a, &grad.a),
+            (&mut rbm.b, &mut vel.b, &grad.b),
+        ];
+        for (params, velocity, g) in biases {
+            for ((p, v), &g) in params.iter_mut().zip(velocity.iter_mut()).zip(g) {
+                *v = mom * *v + lr_t * g;
+                *p += *v;
+                max_abs = max_abs.max(p.as_f64().abs());
+                finite &= p.is_finite();
+                gradient_finite &= g.is_finite();
             }
         }
-        for ((p, v), &g) in rbm.a.iter_mut().zip(vel.a.iter_mut()).zip(&grad.a) {
-            *v = mom * *v + lr_t * g;
-            *p += *v;
-        }
-        for ((p, v), &g) in rbm.b.iter_mut().zip(vel.b.iter_mut()).zip(&grad.b) {
-            *v = mom * *v + lr_t * g;
-            *p += *v;
+        StepStats {
+            max_abs: if finite { max_abs } else { f64::NAN },
+            gradient_finite,
         }
     }
 }

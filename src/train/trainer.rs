@@ -217,15 +217,16 @@ impl<T: Float> Trainer<T> {
                 if let Some(res) = rep.residual {
                     residual_max = Some(residual_max.map_or(res, |m: f64| m.max(res)));
                 }
-                if !grad.is_finite() {
+                // The optimiser's pass over the parameters also gathers the checks.
+                let stats = optimizer.step(&mut rbm, &grad, lr);
+                if !stats.gradient_finite {
                     return Err(Error::NonFinite {
                         what: "gradient".into(),
                         epoch: epoch + 1,
                         step,
                     });
                 }
-                optimizer.step(&mut rbm, &grad, lr);
-                let max_abs = rbm.max_abs();
+                let max_abs = stats.max_abs;
                 if !max_abs.is_finite() {
                     return Err(Error::NonFinite {
                         what: "parameters".into(),
