@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
-# Seconds per MNIST epoch (60 000 x 784, 500 hidden, batch 100, 1 epoch, no monitoring) of
-# emf-rbm's methods in f64 and f32, interleaved with the Python baselines of ../shared/bench
-# (A B A B ...), ROUNDS rounds; then the medians and ratios as a Markdown table.
+# Regenerates results/speed.md's measurements:
+#  1. seconds per MNIST epoch (60 000 x 784, 500 hidden, batch 100, 1 epoch, no monitoring) of
+#     emf-rbm's methods in f64 and f32 on 2 threads and on 1 (RAYON_NUM_THREADS=1),
+#     interleaved with the Python baselines of ../shared/bench (A B A B ...), ROUNDS rounds;
+#     medians and ratios as a Markdown table;
+#  2. the benches' summaries: one update per method against its GEMM-work bound and its time
+#     split (benches/update.rs), AIS per step and the full standard schedule (benches/ais.rs),
+#     exact ln Z for 784 x 20 (benches/core.rs).
 #   bash results/speed.sh [ROUNDS]        (from anywhere; default 2 rounds)
 # Needs ../shared/bench (baselines.sh makes its venv) and MNIST in $EMF_RBM_DATA/mnist
 # (default ../shared/data/mnist). Run it on a quiet machine (check `uptime`).
 set -eu
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
+uptime
 cargo build --release -q
+cargo bench --no-run -q 2>/dev/null
 bin=target/release/emf-rbm
 data=${EMF_RBM_DATA:-../shared/data}/mnist
 tmp=$(mktemp -d)
 log=$tmp/times.txt
+epoch() {  # method precision threads
+  local flag=""
+  [ "$2" = f32 ] && flag=--f32
+  RAYON_NUM_THREADS=$3 "$bin" train --data "$data" --hidden 500 --method "$1" --batch 100 \
+    --lr 0.01 --epochs 1 --monitor-every 0 $flag --seed 1 --out "$tmp/m.json" > /dev/null 2>&1
+  python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['history']['train_seconds'])" "$tmp/m.json"
+}
 for r in $(seq "$rounds"); do
   bash ../shared/bench/baselines.sh 1 | sed "s/^/baseline /" | tee -a "$log"
   for m in cd1 pcd1 mf tap2 tap3; do
     for p in f64 f32; do
-      flag=""
-      [ "$p" = f32 ] && flag=--f32
-      "$bin" train --data "$data" --hidden 500 --method "$m" --batch 100 --lr 0.01 --epochs 1 \
-        --monitor-every 0 $flag --seed 1 --out "$tmp/m.json" > /dev/null 2>&1
-      s=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['history']['train_seconds'])" "$tmp/m.json")
-      echo "emf-rbm $m $p: $s s/epoch" | tee -a "$log"
+      echo "emf-rbm $m $p: $(epoch $m $p 2) s/epoch" | tee -a "$log"
+    done
+  done
+  for m in cd1 pcd1 mf tap2 tap3; do
+    for p in f64 f32; do
+      echo "emf-rbm 1t $m $p: $(epoch $m $p 1) s/epoch" | tee -a "$log"
     done
   done
 done
@@ -39,11 +53,25 @@ base = {("cd1", "f64"): "sklearn PCD-1 f64", ("cd1", "f32"): "sklearn PCD-1 f32"
 for o, m in ((1, "mf"), (2, "tap2"), (3, "tap3")):
     base[(m, "f64")] = f"numpy TAP order {o} float64"
     base[(m, "f32")] = f"numpy TAP order {o} float32"
-print(f"\n{sys.argv[2]} interleaved rounds, medians (s per epoch):\n")
-print("| method | emf-rbm f64 | baseline f64 | ratio | emf-rbm f32 | baseline f32 | ratio | f64 / f32 |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+print(f"\n{sys.argv[2]} interleaved rounds, medians (s per epoch, 2 threads):\n")
+print("| method | emf-rbm f64 | baseline f64 | ratio | emf-rbm f32 | baseline f32 | ratio | f64 / f32 | 2 vs 1 thread f64 | f32 |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for m in ("cd1", "pcd1", "mf", "tap2", "tap3"):
     a, b = med[f"emf-rbm {m} f64"], med[f"emf-rbm {m} f32"]
+    a1, b1 = med[f"emf-rbm 1t {m} f64"], med[f"emf-rbm 1t {m} f32"]
     x, y = med[base[(m, "f64")]], med[base[(m, "f32")]]
-    print(f"| {m} | {a:.2f} | {x:.2f} ({base[(m, 'f64')]}) | {a / x:.2f} | {b:.2f} | {y:.2f} | {b / y:.2f} | {a / b:.2f} |")
+    print(f"| {m} | {a:.2f} | {x:.2f} ({base[(m, 'f64')]}) | {a / x:.2f} | {b:.2f} | {y:.2f} | {b / y:.2f} | {a / b:.2f} | {a1 / a:.2f}x | {b1 / b:.2f}x |")
+print("\nall runs:")
+for k, v in sorted(times.items()):
+    print(f"  {k}: {', '.join(f'{x:.2f}' for x in v)}")
 PY
+echo
+echo "== benches/update.rs (one update per method; GEMM-work bound; time split)"
+cargo bench -q --bench update -- no-criterion-benchmark 2>/dev/null | grep -v "^$\|Gnuplot\|^Benchmarking"
+echo
+echo "== benches/ais.rs (AIS step, full standard schedule)"
+cargo bench -q --bench ais -- no-criterion-benchmark 2>/dev/null | grep "^\["
+echo
+echo "== benches/core.rs (exact ln Z, 784 x 20)"
+cargo bench -q --bench core -- no-criterion-benchmark 2>/dev/null | grep "^\[exact\]"
+uptime

@@ -46,6 +46,7 @@ pub mod linalg;
 pub mod memory;
 pub mod persist;
 pub mod plot;
+pub mod profile;
 pub mod rbm;
 pub mod rng;
 pub mod tap;

@@ -5,7 +5,7 @@
 //! field of `H` is `H W^T + a`. Sums that leave the model's float type (energies, free
 //! energies) are accumulated in `f64`.
 
-use faer::reborrow::ReborrowMut;
+use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef};
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::linalg::{kernels, matmul};
+use crate::profile::{self, Section};
 use crate::rng::{fill_uniform, Rng};
 
 /// A Restricted Boltzmann Machine with binary visible and hidden units.
@@ -201,6 +202,39 @@ impl<T: Float> Rbm<T> {
         sigmoid_col_bias(out, &self.b);
     }
 
+    /// `field <- V W` (the hidden fields without the bias) and
+    /// `probs <- P(h = 1 | v) = sigmoid(field + b)`, one GEMM for both (both buffers are
+    /// `rows(v) x n_hidden`, column-major).
+    pub fn hidden_field_and_probs_into(
+        &self,
+        v: MatRef<'_, T>,
+        mut field: MatMut<'_, T>,
+        mut probs: MatMut<'_, T>,
+    ) {
+        matmul(
+            field.rb_mut(),
+            Accum::Replace,
+            v,
+            self.w.as_ref(),
+            T::of(1.0),
+        );
+        let _timer = profile::Timer::new(Section::Elementwise);
+        for (j, &bj) in self.b.iter().enumerate() {
+            let src = field.rb().col(j);
+            let mut dst = probs.rb_mut().col_mut(j);
+            match (src.try_as_col_major(), dst.rb_mut().try_as_col_major_mut()) {
+                (Some(s), Some(d)) => {
+                    kernels::sigmoid_bias_into(s.as_slice(), bj, d.as_slice_mut())
+                }
+                _ => {
+                    for (d, &s) in dst.iter_mut().zip(src.iter()) {
+                        *d = crate::linalg::math::sigmoid(s + bj);
+                    }
+                }
+            }
+        }
+    }
+
     /// `out <- P(v = 1 | h) = sigmoid(H W^T + a)`.
     pub fn visible_probs_into(&self, h: MatRef<'_, T>, mut out: MatMut<'_, T>) {
         matmul(
@@ -295,7 +329,11 @@ pub(crate) fn add_col_bias<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
 }
 
 /// `m[:, j] <- sigmoid(m[:, j] + bias[j])`.
-pub(crate) fn sigmoid_col_bias<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
+pub(crate) fn sigmoid_col_bias<T: Float>(m: MatMut<'_, T>, bias: &[T]) {
+    profile::timed(Section::Elementwise, || sigmoid_col_bias_untimed(m, bias));
+}
+
+fn sigmoid_col_bias_untimed<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
     for (j, &bj) in bias.iter().enumerate() {
         let mut col = m.rb_mut().col_mut(j);
         if let Some(c) = col.rb_mut().try_as_col_major_mut() {
@@ -481,20 +519,23 @@ impl<T: Float> GibbsSampler<T> {
 /// (column-major, one column after the other), fused in one pass per column.
 fn sigmoid_sample_cols<T: Float>(p: &mut Mat<T>, bias: &[T], u: &[T], out: &mut Mat<T>) {
     let n = p.nrows();
-    for (j, &bj) in bias.iter().enumerate() {
-        kernels::sigmoid_bias_sample(
-            p.col_as_slice_mut(j),
-            bj,
-            &u[j * n..(j + 1) * n],
-            out.col_as_slice_mut(j),
-        );
-    }
+    profile::timed(Section::Elementwise, || {
+        for (j, &bj) in bias.iter().enumerate() {
+            kernels::sigmoid_bias_sample(
+                p.col_as_slice_mut(j),
+                bj,
+                &u[j * n..(j + 1) * n],
+                out.col_as_slice_mut(j),
+            );
+        }
+    });
 }
 
 /// `out <- Bernoulli(p)` elementwise, drawing uniforms column by column into `u`.
 fn sample_into<T: Float>(p: MatRef<'_, T>, mut out: MatMut<'_, T>, u: &mut [T], rng: &mut Rng) {
     let n = p.nrows();
     fill_uniform(rng, &mut u[..n * p.ncols()]);
+    let _timer = profile::Timer::new(Section::Elementwise);
     for j in 0..p.ncols() {
         let uj = &u[j * n..(j + 1) * n];
         let mut col = out.rb_mut().col_mut(j);

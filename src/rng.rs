@@ -35,9 +35,11 @@ pub fn fill_uniform<T: crate::Float>(rng: &mut Rng, out: &mut [T]) {
     use rand::Rng as _;
     const CHUNK: usize = 512;
     let mut words = [0u64; CHUNK];
-    for chunk in out.chunks_mut(CHUNK) {
-        let bits = &mut words[..chunk.len()];
-        rng.fill(bits);
-        kernels::uniform_from_bits(bits, chunk);
-    }
+    crate::profile::timed(crate::profile::Section::Random, || {
+        for chunk in out.chunks_mut(CHUNK) {
+            let bits = &mut words[..chunk.len()];
+            rng.fill(bits);
+            kernels::uniform_from_bits(bits, chunk);
+        }
+    });
 }

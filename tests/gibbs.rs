@@ -7,7 +7,7 @@
 use emf_rbm::estimate::exact;
 use emf_rbm::faer::Mat;
 use emf_rbm::ising::chi_squared;
-use emf_rbm::train::{ContrastiveDivergence, NegativePhase};
+use emf_rbm::train::{ContrastiveDivergence, NegativePhase, PositivePhase};
 use emf_rbm::{rng, GibbsSampler, Gradient, Rbm};
 
 const NV: usize = 4;
@@ -352,6 +352,7 @@ fn cd_k_gradient_approaches_the_exact_gradient_as_k_grows() {
     }
     let batch = Mat::from_fn(rows.len(), NV, |r, i| ((rows[r] >> i) & 1) as f64);
     let batch_hidden = rbm.hidden_probs(batch.as_ref());
+    let batch_field = &batch * &rbm.w;
     let positive = expected_statistics(&rbm, &q);
     let model_side = expected_statistics(&rbm, &p);
     let exact: Vec<f64> = positive
@@ -391,13 +392,12 @@ fn cd_k_gradient_approaches_the_exact_gradient_as_k_grows() {
                     let mut g = positive_gradient();
                     let mut rr = rng::rng(1000 * k as u64 + r + 500 * from_hidden as u64);
                     if from_hidden {
-                        phase.subtract_model_statistics_from(
-                            &rbm,
-                            batch.as_ref(),
-                            batch_hidden.as_ref(),
-                            &mut g,
-                            &mut rr,
-                        )
+                        let positive = PositivePhase {
+                            batch: batch.as_ref(),
+                            hidden_field: batch_field.as_ref(),
+                            hidden_probs: batch_hidden.as_ref(),
+                        };
+                        phase.subtract_model_statistics_from(&rbm, positive, &mut g, &mut rr)
                     } else {
                         phase.subtract_model_statistics(&rbm, batch.as_ref(), &mut g, &mut rr)
                     }

@@ -30,8 +30,7 @@ pub fn matmul<T: Float>(
     rhs: MatRef<'_, T>,
     alpha: T,
 ) {
-    faer_matmul(dst, accum, lhs, rhs, alpha, par());
-    zeroupper();
+    matmul_par(dst, accum, lhs, rhs, alpha, par());
 }
 
 /// [`matmul`] with an explicit parallelism (e.g. `Par::Seq` inside work that is already
@@ -45,8 +44,11 @@ pub fn matmul_par<T: Float>(
     alpha: T,
     par: Par,
 ) {
-    faer_matmul(dst, accum, lhs, rhs, alpha, par);
-    zeroupper();
+    let flops = 2 * (dst.nrows() * dst.ncols() * lhs.ncols()) as u64;
+    crate::profile::timed_gemm(flops, || {
+        faer_matmul(dst, accum, lhs, rhs, alpha, par);
+        zeroupper();
+    });
 }
 
 #[inline(always)]

@@ -48,6 +48,17 @@ simd_dispatch! {
 }
 
 simd_dispatch! {
+    /// `out[i] <- sigmoid(x[i] + bias)`, in `T`'s precision.
+    pub fn sigmoid_bias_into<T>(x: &[T], bias: T, out: &mut [T]) {
+        let n = out.len();
+        let x = &x[..n];
+        for i in 0..n {
+            out[i] = sigmoid(x[i] + bias);
+        }
+    }
+}
+
+simd_dispatch! {
     /// In place `x[i] <- p_i = sigmoid(x[i] + bias)`, and the Bernoulli draw
     /// `out[i] <- 1 if u[i] < p_i else 0` from the uniforms `u` (one pass instead of two).
     pub fn sigmoid_bias_sample<T>(x: &mut [T], bias: T, u: &[T], out: &mut [T]) {
@@ -123,7 +134,7 @@ simd_dispatch! {
         const K: usize = 8;
         let n = w.len();
         let (vel, g) = (&mut vel[..n], &g[..n]);
-        let (zero, one) = (T::of(0.0), T::of(1.0));
+        let (zero, one, inf) = (T::of(0.0), T::of(1.0), T::of(f64::INFINITY));
         let mut top = [zero; K];
         let mut bad_w = [zero; K];
         let mut bad_g = [zero; K];
@@ -139,9 +150,9 @@ simd_dispatch! {
                 w[i + k] = nw;
                 let a = nw.abs();
                 top[k] = if a > top[k] { a } else { top[k] };
-                // x - x is 0 for finite x and NaN for NaN or infinite x.
-                bad_w[k] = if nw - nw == zero { bad_w[k] } else { one };
-                bad_g[k] = if gi - gi == zero { bad_g[k] } else { one };
+                // |x| < inf is false exactly for NaN and infinite x.
+                bad_w[k] = if a < inf { bad_w[k] } else { one };
+                bad_g[k] = if gi.abs() < inf { bad_g[k] } else { one };
             }
             i += K;
         }

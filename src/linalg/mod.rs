@@ -160,7 +160,7 @@ mod tests {
         for i in 0..n {
             assert_eq!(h[i], if u[i] < q[i] { 1.0 } else { 0.0 });
         }
-        assert!(h.iter().any(|&v| v == 1.0) && h.iter().any(|&v| v == 0.0));
+        assert!(h.contains(&1.0) && h.contains(&0.0));
     }
 
     #[test]

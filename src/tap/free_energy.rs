@@ -146,6 +146,7 @@ impl<T: Float> TapSolver<T> {
             product(&mut self.tk, a, b);
         }
         if k >= 2 {
+            let _timer = crate::profile::Timer::new(crate::profile::Section::Elementwise);
             let np = parts_for(nv * nh);
             let w2 = if k >= 3 { &self.w2[..] } else { &self.tn[..] };
             let tk = if k >= 3 { &self.tk[..] } else { &self.tn[..] };

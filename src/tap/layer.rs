@@ -115,6 +115,7 @@ impl<T: Float> Layer<T> {
         scratch: &mut [Scratch<T>],
         res: &mut [f64],
     ) {
+        let _timer = crate::profile::Timer::new(crate::profile::Section::Elementwise);
         let (k, n) = (order.k(), self.n);
         let np = parts_for(ps * n);
         let parts = &mut parts[..np];
@@ -156,6 +157,7 @@ impl<T: Float> Layer<T> {
     /// Recomputes `nu` and `kappa` from `m`; with `bias = Some(b)` first sets `m = s(f + b)`.
     /// Returns `max |nu|` (0 when order < 2).
     pub fn init(&mut self, order: TapOrder, ps: usize, bias: Option<&[T]>) -> f64 {
+        let _timer = crate::profile::Timer::new(crate::profile::Section::Elementwise);
         let (k, n) = (order.k(), self.n);
         let np = parts_for(ps * n);
         let set = bias.is_some();

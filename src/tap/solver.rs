@@ -176,6 +176,7 @@ impl<T: Float> TapSolver<T> {
         if k < 2 {
             return Ok(());
         }
+        let _timer = crate::profile::Timer::new(crate::profile::Section::Elementwise);
         let (nv, nh) = (self.nv, self.nh);
         let np = parts_for(nv * nh);
         let w = rbm.w.as_ref();
@@ -233,6 +234,35 @@ impl<T: Float> TapSolver<T> {
 
     /// Starts one particle per row of `v`: `mv = v`, `mh = s(b + W^T v)` (one GEMM).
     pub fn init_from_visible(&mut self, rbm: &Rbm<T>, v: MatRef<'_, T>) -> Result<()> {
+        self.init_from(rbm, v, None)
+    }
+
+    /// [`init_from_visible`](Self::init_from_visible) given the hidden fields `V W` (without
+    /// the bias, `rows(v) x n_hidden`) already computed, e.g. by a positive phase: no GEMM.
+    pub fn init_from_visible_and_field(
+        &mut self,
+        rbm: &Rbm<T>,
+        v: MatRef<'_, T>,
+        hidden_field: MatRef<'_, T>,
+    ) -> Result<()> {
+        if (hidden_field.nrows(), hidden_field.ncols()) != (v.nrows(), self.nh) {
+            return Err(Error::Shape(format!(
+                "hidden fields are {} x {}, expected {} x {}",
+                hidden_field.nrows(),
+                hidden_field.ncols(),
+                v.nrows(),
+                self.nh
+            )));
+        }
+        self.init_from(rbm, v, Some(hidden_field))
+    }
+
+    fn init_from(
+        &mut self,
+        rbm: &Rbm<T>,
+        v: MatRef<'_, T>,
+        hidden_field: Option<MatRef<'_, T>>,
+    ) -> Result<()> {
         self.check_model(rbm)?;
         if v.ncols() != self.nv || v.nrows() == 0 {
             return Err(Error::Shape(format!(
@@ -248,13 +278,17 @@ impl<T: Float> TapSolver<T> {
         mat_mut(&mut self.vis.m, p, nv, ps).copy_from(v);
         self.clear_padding();
         let big = self.vis.init(self.order, ps, None);
-        matmul(
-            mat_mut(&mut self.hid.f, p, nh, ps),
-            Accum::Replace,
-            mat(&self.vis.m, p, nv, ps),
-            rbm.w.as_ref(),
-            T::of(1.0),
-        );
+        let mut field = mat_mut(&mut self.hid.f, p, nh, ps);
+        match hidden_field {
+            Some(f) => crate::profile::timed(crate::profile::Section::Copy, || field.copy_from(f)),
+            None => matmul(
+                field,
+                Accum::Replace,
+                mat(&self.vis.m, p, nv, ps),
+                rbm.w.as_ref(),
+                T::of(1.0),
+            ),
+        }
         self.hid.init(self.order, ps, Some(&rbm.b));
         self.hidden_field_fresh = true;
         self.visible_onsager_zero = self.order.k() >= 2 && big == 0.0;

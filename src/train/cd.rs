@@ -8,7 +8,7 @@ use crate::float::Float;
 use crate::linalg::matmul;
 use crate::rbm::{GibbsSampler, Rbm};
 use crate::rng::Rng;
-use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
+use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
 
 /// Subtracts the chain statistics `<v h>`, `<v>`, `<P(h|v)>` of the sampler from `grad`
 /// (Rao-Blackwellised: hidden probabilities rather than hidden samples).
@@ -18,6 +18,7 @@ fn subtract_chain_statistics<T: Float>(chains: &GibbsSampler<T>, grad: &mut Grad
     let p = v.nrows();
     let scale = T::of(-1.0 / p as f64);
     matmul(grad.w.as_mut(), Accum::Add, v.transpose(), ph, scale);
+    let _timer = crate::profile::Timer::new(crate::profile::Section::Copy);
     for (i, g) in grad.a.iter_mut().enumerate() {
         let s: f64 = v.col(i).iter().map(|x| x.as_f64()).sum();
         *g -= T::of(s / p as f64);
@@ -76,12 +77,11 @@ impl<T: Float> NegativePhase<T> for ContrastiveDivergence<T> {
     fn subtract_model_statistics_from(
         &mut self,
         rbm: &Rbm<T>,
-        batch: MatRef<'_, T>,
-        batch_hidden: MatRef<'_, T>,
+        positive: PositivePhase<'_, T>,
         grad: &mut Gradient<T>,
         rng: &mut Rng,
     ) -> Result<PhaseReport> {
-        let rows = batch.nrows();
+        let (rows, batch_hidden) = (positive.batch.nrows(), positive.hidden_probs);
         if self.chains.as_ref().map(|c| c.n_chains()) != Some(rows) {
             self.chains = Some(GibbsSampler::new(rbm, rows));
         }

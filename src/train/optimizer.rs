@@ -145,6 +145,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
     }
 
     fn step(&mut self, rbm: &mut Rbm<T>, grad: &Gradient<T>, lr: f64) -> StepStats {
+        let _timer = crate::profile::Timer::new(crate::profile::Section::Step);
         let (mom, lr_t, l1, l2) = (self.momentum, T::of(lr), self.l1, self.l2);
         let vel = &mut self.velocity;
         let mut max_abs = 0.0f64;

@@ -20,6 +20,18 @@ pub struct PhaseReport {
     pub particles: Option<(usize, usize)>,
 }
 
+/// What the positive phase computed from one minibatch (`B` rows), handed to the negative
+/// phase.
+#[derive(Clone, Copy, Debug)]
+pub struct PositivePhase<'a, T: Float> {
+    /// The minibatch, one sample per row (`B x n_visible`).
+    pub batch: MatRef<'a, T>,
+    /// Its hidden fields without the bias, `V W` (`B x n_hidden`).
+    pub hidden_field: MatRef<'a, T>,
+    /// `P(h = 1 | v) = sigmoid(V W + b)` (`B x n_hidden`).
+    pub hidden_probs: MatRef<'a, T>,
+}
+
 /// A negative phase: estimates the model-side statistics `d ln Z / d theta` for the current
 /// parameters and SUBTRACTS them from `grad`, which on entry holds the positive (data) phase.
 ///
@@ -40,18 +52,16 @@ pub trait NegativePhase<T: Float>: Send {
     ) -> Result<PhaseReport>;
 
     /// Same as [`subtract_model_statistics`](Self::subtract_model_statistics), also given
-    /// the positive phase's `P(h | v)` of the minibatch (`batch_hidden`), which phases that
-    /// start at the data (CD, data-initialised TAP) reuse to save one GEMM. The trainer calls
-    /// this; the default ignores `batch_hidden`.
+    /// what the positive phase computed from the minibatch (its hidden fields and `P(h | v)`),
+    /// which phases that start at the data (CD, data-initialised TAP) reuse to save one GEMM.
+    /// The trainer calls this; the default uses `positive.batch` only.
     fn subtract_model_statistics_from(
         &mut self,
         rbm: &Rbm<T>,
-        batch: MatRef<'_, T>,
-        batch_hidden: MatRef<'_, T>,
+        positive: PositivePhase<'_, T>,
         grad: &mut Gradient<T>,
         rng: &mut Rng,
     ) -> Result<PhaseReport> {
-        let _ = batch_hidden;
-        self.subtract_model_statistics(rbm, batch, grad, rng)
+        self.subtract_model_statistics(rbm, positive.batch, grad, rng)
     }
 }

@@ -10,7 +10,7 @@ use crate::float::Float;
 use crate::rbm::Rbm;
 use crate::rng::Rng;
 use crate::tap::{SolverOptions, TapOrder, TapSolver, UpdateOrder, UpdateRule};
-use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
+use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
 
 /// Settings of the TAP/EMF negative phase.
 ///
@@ -181,6 +181,32 @@ impl<T: Float> NegativePhase<T> for TapPhase<T> {
         grad: &mut Gradient<T>,
         _rng: &mut Rng,
     ) -> Result<PhaseReport> {
+        self.solve_and_subtract(rbm, batch, None, grad)
+    }
+
+    /// Data-initialised particles take the positive phase's hidden fields instead of
+    /// recomputing `V W` (one GEMM less per update; the same numbers).
+    fn subtract_model_statistics_from(
+        &mut self,
+        rbm: &Rbm<T>,
+        positive: PositivePhase<'_, T>,
+        grad: &mut Gradient<T>,
+        _rng: &mut Rng,
+    ) -> Result<PhaseReport> {
+        self.solve_and_subtract(rbm, positive.batch, Some(positive.hidden_field), grad)
+    }
+}
+
+impl<T: Float> TapPhase<T> {
+    /// Restarts (unless persistent and started) at `batch`, with its hidden fields `V W` when
+    /// known, solves, and subtracts the gradient.
+    fn solve_and_subtract(
+        &mut self,
+        rbm: &Rbm<T>,
+        batch: MatRef<'_, T>,
+        hidden_field: Option<MatRef<'_, T>>,
+        grad: &mut Gradient<T>,
+    ) -> Result<PhaseReport> {
         self.config.validate()?;
         if batch.ncols() != rbm.n_visible() || batch.nrows() == 0 {
             return Err(Error::Shape(format!(
@@ -192,7 +218,10 @@ impl<T: Float> NegativePhase<T> for TapPhase<T> {
         }
         self.solver.refresh(rbm)?;
         if !(self.config.persistent && self.started) {
-            self.solver.init_from_visible(rbm, batch)?;
+            match hidden_field {
+                Some(f) => self.solver.init_from_visible_and_field(rbm, batch, f)?,
+                None => self.solver.init_from_visible(rbm, batch)?,
+            }
             self.started = true;
         }
         let report = self.solver.solve(rbm, &self.config.solver_options())?;

@@ -8,6 +8,7 @@ use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::linalg::matmul;
+use crate::profile::{self, Section};
 use crate::rbm::Rbm;
 use crate::rng::{rng, stream_rng};
 use crate::train::config::TrainConfig;
@@ -16,7 +17,7 @@ use crate::train::metrics::{Cadence, Metric};
 use crate::train::monitor::Monitor;
 use crate::train::observer::Observer;
 use crate::train::optimizer::Optimizer;
-use crate::train::phase::{Gradient, NegativePhase, PhaseReport};
+use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
 
 /// Training stops with [`Error::Diverged`] at the end of an epoch in which a weight or bias
 /// exceeded this in absolute value (the error gives the first step that did; parameters that
@@ -173,6 +174,7 @@ impl<T: Float> Trainer<T> {
         let n_batches = batches.n_batches();
         let mut batch = Mat::<T>::zeros(bs, nv);
         let mut ph = Mat::<T>::zeros(bs, nh);
+        let mut hfield = Mat::<T>::zeros(bs, nh);
         let mut grad = Gradient::<T>::zeros(nv, nh);
 
         let mut history = History {
@@ -198,18 +200,35 @@ impl<T: Float> Trainer<T> {
             let mut diverged: Option<(usize, f64)> = None;
             for (step, idx) in batches.batches().enumerate() {
                 let rows = idx.len();
-                train.fill_batch(idx, batch.as_mut().subrows_mut(0, rows));
+                profile::timed(Section::Copy, || {
+                    train.fill_batch(idx, batch.as_mut().subrows_mut(0, rows))
+                });
                 let v = batch.as_ref().subrows(0, rows);
                 // Positive phase: <v P(h|v)>_data.
-                rbm.hidden_probs_into(v, ph.as_mut().subrows_mut(0, rows));
+                rbm.hidden_field_and_probs_into(
+                    v,
+                    hfield.as_mut().subrows_mut(0, rows),
+                    ph.as_mut().subrows_mut(0, rows),
+                );
                 let p = ph.as_ref().subrows(0, rows);
                 let inv = T::of(1.0 / rows as f64);
                 matmul(grad.w.as_mut(), Accum::Replace, v.transpose(), p, inv);
-                col_means(v, &mut grad.a);
-                col_means(p, &mut grad.b);
+                profile::timed(Section::Copy, || {
+                    col_means(v, &mut grad.a);
+                    col_means(p, &mut grad.b);
+                });
                 // Negative phase.
-                let rep: PhaseReport =
-                    phase.subtract_model_statistics_from(&rbm, v, p, &mut grad, &mut train_rng)?;
+                let positive = PositivePhase {
+                    batch: v,
+                    hidden_field: hfield.as_ref().subrows(0, rows),
+                    hidden_probs: p,
+                };
+                let rep: PhaseReport = phase.subtract_model_statistics_from(
+                    &rbm,
+                    positive,
+                    &mut grad,
+                    &mut train_rng,
+                )?;
                 if let Some(s) = rep.sweeps {
                     sweeps.0 += s;
                     sweeps.1 += 1;
