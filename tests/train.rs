@@ -154,12 +154,14 @@ fn bad_configurations_are_refused() {
 #[test]
 fn f32_training_runs_and_tracks_f64() {
     let (train, test) = digits();
-    let f64_run = Trainer::<f64>::new(config(Method::Cd { k: 1 }, 5))
+    let cfg = TrainConfig {
+        seed: 1,
+        ..config(Method::Cd { k: 1 }, 5)
+    };
+    let f64_run = Trainer::<f64>::new(cfg.clone())
         .fit(&train, Some(&test))
         .unwrap();
-    let f32_run = Trainer::<f32>::new(config(Method::Cd { k: 1 }, 5))
-        .fit(&train, Some(&test))
-        .unwrap();
+    let f32_run = Trainer::<f32>::new(cfg).fit(&train, Some(&test)).unwrap();
     let a = f64_run
         .history
         .last()
@@ -182,6 +184,9 @@ fn f32_training_runs_and_tracks_f64() {
     // The bound 1e-4 is 30 times the largest rounding-level difference and 100 times below a
     // flip's; a sigmoid or GEMM of f32 accuracy worse than ~1e-5 fails it. (A change of
     // rounding can make this seed flip, ~1 chance in 30: then check a few other seeds.)
+    // Since the f32 sigmoid computes in f32 (no longer through f64), `scan_f32_seeds` (run it
+    // with `-- --ignored --nocapture`) gives for seeds 1..=12: seed 7 flips (dLL 3.4e-3),
+    // the other 11 stay at rounding level (dLL <= 1.1e-6, dW <= 2.5e-6); seed 1: 3.8e-7, 1.2e-6.
     for (e, (x, y)) in f64_run
         .history
         .epochs
@@ -221,5 +226,37 @@ fn gibbs_from_positive_phase_probs_equals_a_plain_run() {
             a.visible() == b.visible() && a.hidden_probs() == b.hidden_probs(),
             "k = {k}"
         );
+    }
+}
+
+/// The scan behind the seed of `f32_training_runs_and_tracks_f64`: for each seed, the largest
+/// held-out LL and weight differences between the f64 and f32 runs.
+#[test]
+#[ignore]
+fn scan_f32_seeds() {
+    let (train, test) = digits();
+    for seed in 1..=12u64 {
+        let c = TrainConfig {
+            seed,
+            ..config(Method::Cd { k: 1 }, 5)
+        };
+        let a = Trainer::<f64>::new(c.clone())
+            .fit(&train, Some(&test))
+            .unwrap();
+        let b = Trainer::<f32>::new(c).fit(&train, Some(&test)).unwrap();
+        let d = a
+            .history
+            .epochs
+            .iter()
+            .zip(&b.history.epochs)
+            .map(|(x, y)| {
+                (x.log_likelihood_held_out.unwrap() - y.log_likelihood_held_out.unwrap()).abs()
+            })
+            .fold(0.0, f64::max);
+        let (wa, wb) = (&a.rbm.w, &b.rbm.w);
+        let dw = (0..16)
+            .flat_map(|j| (0..64).map(move |i| (wa[(i, j)] - f64::from(wb[(i, j)])).abs()))
+            .fold(0.0, f64::max);
+        eprintln!("seed {seed}: max dLL {d:.2e} max dW {dw:.2e}");
     }
 }
