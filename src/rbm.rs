@@ -218,21 +218,8 @@ impl<T: Float> Rbm<T> {
             self.w.as_ref(),
             T::of(1.0),
         );
-        let _timer = profile::Timer::new(Section::Elementwise);
-        for (j, &bj) in self.b.iter().enumerate() {
-            let src = field.rb().col(j);
-            let mut dst = probs.rb_mut().col_mut(j);
-            match (src.try_as_col_major(), dst.rb_mut().try_as_col_major_mut()) {
-                (Some(s), Some(d)) => {
-                    kernels::sigmoid_bias_into(s.as_slice(), bj, d.as_slice_mut())
-                }
-                _ => {
-                    for (d, &s) in dst.iter_mut().zip(src.iter()) {
-                        *d = crate::linalg::math::sigmoid(s + bj);
-                    }
-                }
-            }
-        }
+        profile::timed(Section::Copy, || probs.copy_from(field.rb()));
+        sigmoid_col_bias(probs.rb_mut(), &self.b);
     }
 
     /// `out <- P(v = 1 | h) = sigmoid(H W^T + a)`.
@@ -340,7 +327,7 @@ fn sigmoid_col_bias_untimed<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
             kernels::sigmoid_bias(c.as_slice_mut(), bj);
         } else {
             for x in col.iter_mut() {
-                *x = T::of(crate::linalg::sigmoid(x.as_f64() + bj.as_f64()));
+                *x = crate::linalg::math::sigmoid(*x + bj);
             }
         }
     }

@@ -48,17 +48,6 @@ simd_dispatch! {
 }
 
 simd_dispatch! {
-    /// `out[i] <- sigmoid(x[i] + bias)`, in `T`'s precision.
-    pub fn sigmoid_bias_into<T>(x: &[T], bias: T, out: &mut [T]) {
-        let n = out.len();
-        let x = &x[..n];
-        for i in 0..n {
-            out[i] = sigmoid(x[i] + bias);
-        }
-    }
-}
-
-simd_dispatch! {
     /// In place `x[i] <- p_i = sigmoid(x[i] + bias)`, and the Bernoulli draw
     /// `out[i] <- 1 if u[i] < p_i else 0` from the uniforms `u` (one pass instead of two).
     pub fn sigmoid_bias_sample<T>(x: &mut [T], bias: T, u: &[T], out: &mut [T]) {
