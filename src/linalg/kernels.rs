@@ -124,26 +124,29 @@ simd_dispatch! {
         let n = w.len();
         let (vel, g) = (&mut vel[..n], &g[..n]);
         let (zero, one, inf) = (T::of(0.0), T::of(1.0), T::of(f64::INFINITY));
+        // sign(w) as two selects (a branch on the weight's sign mispredicts half the time).
+        let update = |wi: T, vi: T, gi: T| {
+            let sign = (if wi > zero { one } else { zero }) - (if wi < zero { one } else { zero });
+            let v = mom * vi + lr * (gi - l2 * wi - l1 * sign);
+            (wi + v, v)
+        };
         let mut top = [zero; K];
         let mut bad_w = [zero; K];
         let mut bad_g = [zero; K];
-        let full = n / K * K;
-        let mut i = 0;
-        while i < full {
+        let mut wc = w.chunks_exact_mut(K);
+        let mut vc = vel.chunks_exact_mut(K);
+        let mut gc = g.chunks_exact(K);
+        for ((wk, vk), gk) in (&mut wc).zip(&mut vc).zip(&mut gc) {
             for k in 0..K {
-                let (wi, gi) = (w[i + k], g[i + k]);
-                let sign = if wi > zero { one } else if wi < zero { -one } else { zero };
-                let v = mom * vel[i + k] + lr * (gi - l2 * wi - l1 * sign);
-                vel[i + k] = v;
-                let nw = wi + v;
-                w[i + k] = nw;
+                let (nw, v) = update(wk[k], vk[k], gk[k]);
+                vk[k] = v;
+                wk[k] = nw;
                 let a = nw.abs();
                 top[k] = if a > top[k] { a } else { top[k] };
                 // |x| < inf is false exactly for NaN and infinite x.
                 bad_w[k] = if a < inf { bad_w[k] } else { one };
-                bad_g[k] = if gi.abs() < inf { bad_g[k] } else { one };
+                bad_g[k] = if gk[k].abs() < inf { bad_g[k] } else { one };
             }
-            i += K;
         }
         let mut stats = MomentumStepStats {
             max_abs: 0.0,
@@ -155,13 +158,11 @@ simd_dispatch! {
             stats.non_finite_weight |= bad_w[k] != zero;
             stats.non_finite_gradient |= bad_g[k] != zero;
         }
-        for i in full..n {
-            let (wi, gi) = (w[i], g[i]);
-            let sign = if wi > zero { one } else if wi < zero { -one } else { zero };
-            let v = mom * vel[i] + lr * (gi - l2 * wi - l1 * sign);
-            vel[i] = v;
-            let nw = wi + v;
-            w[i] = nw;
+        let tail = wc.into_remainder().iter_mut().zip(vc.into_remainder()).zip(gc.remainder());
+        for ((wi, vi), &gi) in tail {
+            let (nw, v) = update(*wi, *vi, gi);
+            *vi = v;
+            *wi = nw;
             stats.max_abs = stats.max_abs.max(nw.abs().as_f64());
             stats.non_finite_weight |= !nw.is_finite();
             stats.non_finite_gradient |= !gi.is_finite();
