@@ -37,6 +37,7 @@
 //! vectorised kernels). Matrices are faer's (re-exported as [`faer`]); batches hold one sample
 //! per row. Formulas, sources and the tests that check them: `docs/MATH.md`.
 #![warn(missing_docs)]
+pub mod checked;
 pub mod compare;
 pub mod data;
 pub mod error;
