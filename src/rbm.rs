@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::linalg::column_tasks;
 use crate::linalg::{kernels, matmul};
 use crate::profile::{self, Section};
 use crate::rng::{fill_uniform, Rng};
+use rayon::prelude::*;
 
 /// A Restricted Boltzmann Machine with binary visible and hidden units.
 ///
@@ -320,7 +322,17 @@ pub(crate) fn sigmoid_col_bias<T: Float>(m: MatMut<'_, T>, bias: &[T]) {
     profile::timed(Section::Elementwise, || sigmoid_col_bias_untimed(m, bias));
 }
 
-fn sigmoid_col_bias_untimed<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
+fn sigmoid_col_bias_untimed<T: Float>(m: MatMut<'_, T>, bias: &[T]) {
+    match column_tasks(m.nrows(), m.ncols()) {
+        Some(c) => m
+            .par_col_chunks_mut(c)
+            .zip(bias.par_chunks(c))
+            .for_each(|(m, bias)| sigmoid_cols(m, bias)),
+        None => sigmoid_cols(m, bias),
+    }
+}
+
+fn sigmoid_cols<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
     for (j, &bj) in bias.iter().enumerate() {
         let mut col = m.rb_mut().col_mut(j);
         if let Some(c) = col.rb_mut().try_as_col_major_mut() {
@@ -503,44 +515,76 @@ impl<T: Float> GibbsSampler<T> {
 }
 
 /// `p[:, j] <- sigmoid(p[:, j] + bias[j])` and `out <- Bernoulli(p)` with the uniforms `u`
-/// (column-major, one column after the other), fused in one pass per column.
+/// (column-major, one column after the other), fused in one pass per column; columns split
+/// over threads when the matrix is large.
 fn sigmoid_sample_cols<T: Float>(p: &mut Mat<T>, bias: &[T], u: &[T], out: &mut Mat<T>) {
     let n = p.nrows();
-    profile::timed(Section::Elementwise, || {
+    let serial = |mut p: MatMut<'_, T>, bias: &[T], u: &[T], mut out: MatMut<'_, T>| {
         for (j, &bj) in bias.iter().enumerate() {
+            let pj = p
+                .rb_mut()
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("contiguous");
+            let oj = out
+                .rb_mut()
+                .col_mut(j)
+                .try_as_col_major_mut()
+                .expect("contiguous");
             kernels::sigmoid_bias_sample(
-                p.col_as_slice_mut(j),
+                pj.as_slice_mut(),
                 bj,
                 &u[j * n..(j + 1) * n],
-                out.col_as_slice_mut(j),
+                oj.as_slice_mut(),
             );
         }
+    };
+    let u = &u[..n * p.ncols()];
+    profile::timed(Section::Elementwise, || match column_tasks(n, p.ncols()) {
+        Some(c) => p
+            .as_mut()
+            .par_col_chunks_mut(c)
+            .zip(bias.par_chunks(c))
+            .zip(u.par_chunks(c * n))
+            .zip(out.as_mut().par_col_chunks_mut(c))
+            .for_each(|(((p, bias), u), out)| serial(p, bias, u, out)),
+        None => serial(p.as_mut(), bias, u, out.as_mut()),
     });
 }
 
 /// `out <- Bernoulli(p)` elementwise, drawing uniforms column by column into `u`.
-fn sample_into<T: Float>(p: MatRef<'_, T>, mut out: MatMut<'_, T>, u: &mut [T], rng: &mut Rng) {
+fn sample_into<T: Float>(p: MatRef<'_, T>, out: MatMut<'_, T>, u: &mut [T], rng: &mut Rng) {
     let n = p.nrows();
     fill_uniform(rng, &mut u[..n * p.ncols()]);
     let _timer = profile::Timer::new(Section::Elementwise);
-    for j in 0..p.ncols() {
-        let uj = &u[j * n..(j + 1) * n];
-        let mut col = out.rb_mut().col_mut(j);
-        match (
-            p.col(j).try_as_col_major(),
-            col.rb_mut().try_as_col_major_mut(),
-        ) {
-            (Some(pj), Some(oj)) => kernels::bernoulli(pj.as_slice(), uj, oj.as_slice_mut()),
-            _ => {
-                for (r, x) in col.iter_mut().enumerate() {
-                    *x = if uj[r] < p[(r, j)] {
-                        T::of(1.0)
-                    } else {
-                        T::of(0.0)
-                    };
+    let serial = |p: MatRef<'_, T>, u: &[T], mut out: MatMut<'_, T>| {
+        for j in 0..p.ncols() {
+            let uj = &u[j * n..(j + 1) * n];
+            let mut col = out.rb_mut().col_mut(j);
+            match (
+                p.col(j).try_as_col_major(),
+                col.rb_mut().try_as_col_major_mut(),
+            ) {
+                (Some(pj), Some(oj)) => kernels::bernoulli(pj.as_slice(), uj, oj.as_slice_mut()),
+                _ => {
+                    for (r, x) in col.iter_mut().enumerate() {
+                        *x = if uj[r] < p[(r, j)] {
+                            T::of(1.0)
+                        } else {
+                            T::of(0.0)
+                        };
+                    }
                 }
             }
         }
+    };
+    match column_tasks(n, p.ncols()) {
+        Some(c) => p
+            .par_col_chunks(c)
+            .zip(u[..n * p.ncols()].par_chunks(c * n))
+            .zip(out.par_col_chunks_mut(c))
+            .for_each(|((p, u), out)| serial(p, u, out)),
+        None => serial(p, u, out),
     }
 }
 

@@ -5,7 +5,7 @@ use faer::{Accum, MatRef};
 
 use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::matmul;
+use crate::linalg::{map_column_sums, matmul};
 use crate::rbm::{GibbsSampler, Rbm};
 use crate::rng::Rng;
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
@@ -19,14 +19,8 @@ fn subtract_chain_statistics<T: Float>(chains: &GibbsSampler<T>, grad: &mut Grad
     let scale = T::of(-1.0 / p as f64);
     matmul(grad.w.as_mut(), Accum::Add, v.transpose(), ph, scale);
     let _timer = crate::profile::Timer::new(crate::profile::Section::Copy);
-    for (i, g) in grad.a.iter_mut().enumerate() {
-        let s: f64 = v.col(i).iter().map(|x| x.as_f64()).sum();
-        *g -= T::of(s / p as f64);
-    }
-    for (j, g) in grad.b.iter_mut().enumerate() {
-        let s: f64 = ph.col(j).iter().map(|x| x.as_f64()).sum();
-        *g -= T::of(s / p as f64);
-    }
+    map_column_sums(v, &mut grad.a, |g, s| g - T::of(s / p as f64));
+    map_column_sums(ph, &mut grad.b, |g, s| g - T::of(s / p as f64));
 }
 
 /// CD-k: one Gibbs chain per minibatch row, started at the data, `k` full steps.

@@ -24,7 +24,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::linalg::kernels;
+use faer::reborrow::*;
+use faer::{MatMut, MatRef};
+use rayon::prelude::*;
+
+use crate::linalg::column_tasks;
+use crate::linalg::kernels::{self, MomentumStepStats};
 use crate::rbm::{Gradient, Rbm};
 
 /// A parameter-update rule. `grad` is an estimate of the log-likelihood gradient (an ascent
@@ -148,23 +153,46 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         let _timer = crate::profile::Timer::new(crate::profile::Section::Step);
         let (mom, lr_t, l1, l2) = (self.momentum, T::of(lr), self.l1, self.l2);
         let vel = &mut self.velocity;
-        let mut max_abs = 0.0f64;
-        let mut finite = true;
-        let mut gradient_finite = true;
-        for j in 0..rbm.n_hidden() {
-            let s = kernels::momentum_step(
-                rbm.w.col_as_slice_mut(j),
-                vel.w.col_as_slice_mut(j),
-                grad.w.col_as_slice(j),
-                mom,
-                lr_t,
-                l1,
-                l2,
-            );
-            max_abs = max_abs.max(s.max_abs);
-            finite &= !s.non_finite_weight;
-            gradient_finite &= !s.non_finite_gradient;
-        }
+        let step = |w: MatMut<'_, T>, vel: MatMut<'_, T>, g: MatRef<'_, T>| {
+            let mut stats = no_stats();
+            let (mut w, mut vel) = (w, vel);
+            for j in 0..w.ncols() {
+                let s = kernels::momentum_step(
+                    w.rb_mut()
+                        .col_mut(j)
+                        .try_as_col_major_mut()
+                        .expect("contiguous")
+                        .as_slice_mut(),
+                    vel.rb_mut()
+                        .col_mut(j)
+                        .try_as_col_major_mut()
+                        .expect("contiguous")
+                        .as_slice_mut(),
+                    g.col(j).try_as_col_major().expect("contiguous").as_slice(),
+                    mom,
+                    lr_t,
+                    l1,
+                    l2,
+                );
+                stats = merge(stats, s);
+            }
+            stats
+        };
+        let (nv, nh) = (rbm.n_visible(), rbm.n_hidden());
+        let s = match column_tasks(nv, nh) {
+            Some(c) => rbm
+                .w
+                .as_mut()
+                .par_col_chunks_mut(c)
+                .zip(vel.w.as_mut().par_col_chunks_mut(c))
+                .zip(grad.w.as_ref().par_col_chunks(c))
+                .map(|((w, v), g)| step(w, v, g))
+                .reduce(no_stats, merge),
+            None => step(rbm.w.as_mut(), vel.w.as_mut(), grad.w.as_ref()),
+        };
+        let mut max_abs = s.max_abs;
+        let mut finite = !s.non_finite_weight;
+        let mut gradient_finite = !s.non_finite_gradient;
         let biases = [
             (&mut rbm.a, &mut vel.a, &grad.a),
             (&mut rbm.b, &mut vel.b, &grad.b),
@@ -182,6 +210,24 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             max_abs: if finite { max_abs } else { f64::NAN },
             gradient_finite,
         }
+    }
+}
+
+/// The statistics of a step over no weights.
+fn no_stats() -> MomentumStepStats {
+    MomentumStepStats {
+        max_abs: 0.0,
+        non_finite_weight: false,
+        non_finite_gradient: false,
+    }
+}
+
+/// The statistics of two parts of a step (order-independent, so any split gives the same).
+fn merge(a: MomentumStepStats, b: MomentumStepStats) -> MomentumStepStats {
+    MomentumStepStats {
+        max_abs: a.max_abs.max(b.max_abs),
+        non_finite_weight: a.non_finite_weight || b.non_finite_weight,
+        non_finite_gradient: a.non_finite_gradient || b.non_finite_gradient,
     }
 }
 

@@ -7,7 +7,7 @@ use faer::{Accum, Mat};
 use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::linalg::matmul;
+use crate::linalg::{map_column_sums, matmul};
 use crate::profile::{self, Section};
 use crate::rbm::Rbm;
 use crate::rng::{rng, stream_rng, Rng};
@@ -382,8 +382,5 @@ impl<T: Float> EpochRun<'_, T> {
 /// `out[j] = mean of column j`.
 fn col_means<T: Float>(m: faer::MatRef<'_, T>, out: &mut [T]) {
     let inv = 1.0 / m.nrows() as f64;
-    for (j, o) in out.iter_mut().enumerate() {
-        let s: f64 = m.col(j).iter().map(|x| x.as_f64()).sum();
-        *o = T::of(s * inv);
-    }
+    map_column_sums(m, out, |_, s| T::of(s * inv));
 }
