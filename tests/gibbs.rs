@@ -326,7 +326,8 @@ fn norm(x: &[f64]) -> f64 {
 /// the exact CD-k expectations, and CD-50 within 2.4 of the exact gradient.
 ///
 /// Both entry points are checked: from the batch alone (`subtract_model_statistics`) and from
-/// the positive phase's `P(h|v)` (`subtract_model_statistics_from`, what the trainer calls).
+/// the positive phase's `P(h|v)` (`weight_gradient_from`, what the trainer calls: it also
+/// computes the data term of the weight gradient, fused with the chains' in one GEMM).
 #[test]
 fn cd_k_gradient_approaches_the_exact_gradient_as_k_grows() {
     let rbm = model(2.0, 3);
@@ -397,7 +398,7 @@ fn cd_k_gradient_approaches_the_exact_gradient_as_k_grows() {
                             hidden_field: batch_field.as_ref(),
                             hidden_probs: batch_hidden.as_ref(),
                         };
-                        phase.subtract_model_statistics_from(&rbm, positive, &mut g, &mut rr)
+                        phase.weight_gradient_from(&rbm, positive, &mut g, &mut rr)
                     } else {
                         phase.subtract_model_statistics(&rbm, batch.as_ref(), &mut g, &mut rr)
                     }

@@ -106,7 +106,10 @@ fn same_seed_gives_bit_identical_weights_at_1_and_2_threads() {
         assert!(a == b, "{method}: weights differ between 1 and 2 threads");
         let a32 = train_in_pool::<f32>(1, method.clone(), 11);
         let b32 = train_in_pool::<f32>(2, method.clone(), 11);
-        assert!(a32 == b32, "{method} f32: weights differ between 1 and 2 threads");
+        assert!(
+            a32 == b32,
+            "{method} f32: weights differ between 1 and 2 threads"
+        );
         // The comparison can fail: another seed gives other weights (at 2 threads, every
         // weight: a different initialisation and other samples).
         let c = train_in_pool::<f64>(2, method.clone(), 12);
@@ -242,6 +245,51 @@ fn gibbs_from_positive_phase_probs_equals_a_plain_run() {
             a.visible() == b.visible() && a.hidden_probs() == b.hidden_probs(),
             "k = {k}"
         );
+    }
+}
+
+/// The sampled phases compute the weight gradient data minus chains as ONE GEMM over the
+/// stacked rows (`weight_gradient_from`, what the trainer calls): it must equal the two-GEMM
+/// form `V^T P / B` then `subtract_model_statistics` with the same random draws, for CD and
+/// for PCD with more chains than rows, to rounding (the sums are ordered differently).
+#[test]
+fn fused_weight_gradient_equals_the_data_term_minus_the_chain_term() {
+    use emf_rbm::train::{
+        ContrastiveDivergence, Gradient, NegativePhase, PersistentCd, PositivePhase,
+    };
+    use emf_rbm::{faer::Mat, rng};
+    let rbm = Rbm::<f64>::random(30, 20, 0.4, &mut rng::rng(1)).unwrap();
+    let v = Mat::from_fn(8, 30, |r, i| ((r + 2 * i) % 3 == 0) as u8 as f64);
+    let field = &v * &rbm.w;
+    let probs = rbm.hidden_probs(v.as_ref());
+    let positive = PositivePhase {
+        batch: v.as_ref(),
+        hidden_field: field.as_ref(),
+        hidden_probs: probs.as_ref(),
+    };
+    let phases = || -> Vec<Box<dyn NegativePhase<f64>>> {
+        vec![
+            Box::new(ContrastiveDivergence::new(2, 30, 20)),
+            Box::new(PersistentCd::new(1, 13, 30, 20)),
+        ]
+    };
+    for (mut fused, mut plain) in phases().into_iter().zip(phases()) {
+        for step in 0..3 {
+            let mut a = Gradient::<f64>::zeros(30, 20);
+            let mut b = Gradient::<f64>::zeros(30, 20);
+            fused
+                .weight_gradient_from(&rbm, positive, &mut a, &mut rng::rng(step))
+                .unwrap();
+            positive.weight_gradient_into(&mut b);
+            plain
+                .subtract_model_statistics(&rbm, v.as_ref(), &mut b, &mut rng::rng(step))
+                .unwrap();
+            let diff = (&a.w - &b.w).norm_max();
+            assert!(diff < 1e-14, "{} step {step}: |dW| {diff}", fused.name());
+            assert!(b.w.norm_max() > 0.05, "{}", fused.name());
+            assert_eq!(a.a, b.a);
+            assert_eq!(a.b, b.b);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Gibbs free energy `G_k` of the solver's particles and its parameter gradient at a
 //! stationary point (the envelope theorem: `d ln Z / d theta ~ -dG_k / d theta (m*)`).
 
+use faer::reborrow::*;
 use faer::{Accum, MatRef};
 use rayon::prelude::*;
 
@@ -117,9 +118,83 @@ impl<T: Float> TapSolver<T> {
     /// 1-3 GEMMs accumulated with `alpha = -1/P`; the scratch matrices are allocated on the
     /// first call only.
     pub fn subtract_gradient(&mut self, rbm: &Rbm<T>, grad: &mut Gradient<T>) -> Result<()> {
+        self.check_gradient(rbm, grad)?;
+        let (p, ps, nv, nh) = (self.p, self.ps, self.nv, self.nh);
+        let scale = T::of(-1.0 / p as f64);
+        let (mv, mh) = (mat(&self.vis.m, p, nv, ps), mat(&self.hid.m, p, nh, ps));
+        matmul(grad.w.as_mut(), Accum::Add, mv.transpose(), mh, scale);
+        self.subtract_onsager_and_means(rbm, grad);
+        Ok(())
+    }
+
+    /// The whole weight gradient data minus model: `grad.w <- V^T P / B - (Mv^T Mh + ...) / P`
+    /// for the minibatch `data` (`B x n_visible`) and its `P(h | v)`, the Onsager and bias
+    /// terms as in [`subtract_gradient`](Self::subtract_gradient). The data term and
+    /// `Mv^T Mh` are one GEMM over the stacked rows `[V; Mv]`, `[P / B; -Mh / P]` (inner
+    /// dimension `B + P`, faster than two GEMMs).
+    pub fn data_minus_model_gradient(
+        &mut self,
+        rbm: &Rbm<T>,
+        data: MatRef<'_, T>,
+        data_hidden_probs: MatRef<'_, T>,
+        grad: &mut Gradient<T>,
+    ) -> Result<()> {
+        self.check_gradient(rbm, grad)?;
+        let (p, ps, nv, nh) = (self.p, self.ps, self.nv, self.nh);
+        let b = data.nrows();
+        if (
+            data.ncols(),
+            data_hidden_probs.nrows(),
+            data_hidden_probs.ncols(),
+        ) != (nv, b, nh)
+        {
+            return Err(crate::Error::Shape(format!(
+                "data is {b} x {}, its hidden probabilities {} x {}; expected {nv} and {nh} \
+                 columns and one row of probabilities per row",
+                data.ncols(),
+                data_hidden_probs.nrows(),
+                data_hidden_probs.ncols()
+            )));
+        }
+        let rows = b + p;
+        self.stack_v.resize(rows * nv, T::of(0.0));
+        self.stack_h.resize(rows * nh, T::of(0.0));
+        crate::profile::timed(crate::profile::Section::Copy, || {
+            let (pos, neg) = (T::of(1.0 / b as f64), T::of(-1.0 / p as f64));
+            let (mv, mh) = (mat(&self.vis.m, p, nv, ps), mat(&self.hid.m, p, nh, ps));
+            let mut sv = mat_mut(&mut self.stack_v, rows, nv, rows);
+            sv.rb_mut().subrows_mut(0, b).copy_from(data);
+            sv.rb_mut().subrows_mut(b, p).copy_from(mv);
+            let mut sh = mat_mut(&mut self.stack_h, rows, nh, rows);
+            for j in 0..nh {
+                let col = col_of_mut(&mut sh, j);
+                for (d, &x) in col[..b].iter_mut().zip(data_hidden_probs.col(j).iter()) {
+                    *d = pos * x;
+                }
+                for (d, &x) in col[b..].iter_mut().zip(col_of(mh, j)) {
+                    *d = neg * x;
+                }
+            }
+        });
+        let (sv, sh) = (
+            mat(&self.stack_v, rows, nv, rows),
+            mat(&self.stack_h, rows, nh, rows),
+        );
+        matmul(
+            grad.w.as_mut(),
+            Accum::Replace,
+            sv.transpose(),
+            sh,
+            T::of(1.0),
+        );
+        self.subtract_onsager_and_means(rbm, grad);
+        Ok(())
+    }
+
+    fn check_gradient(&self, rbm: &Rbm<T>, grad: &Gradient<T>) -> Result<()> {
         self.check_model(rbm)?;
-        let (k, p, ps, nv, nh) = (self.order.k(), self.p, self.ps, self.nv, self.nh);
-        if p == 0 {
+        let (nv, nh) = (self.nv, self.nh);
+        if self.p == 0 {
             return Err(crate::Error::param("particles", "no particles to average"));
         }
         if (grad.w.nrows(), grad.w.ncols()) != (nv, nh) {
@@ -129,9 +204,14 @@ impl<T: Float> TapSolver<T> {
                 grad.w.ncols()
             )));
         }
+        Ok(())
+    }
+
+    /// `grad.w -= (W o (Nv^T Nh) + 2 (W o W) o (Kv^T Kh)) / P` (from order 2),
+    /// `grad.a -= mean(Mv)`, `grad.b -= mean(Mh)`.
+    fn subtract_onsager_and_means(&mut self, rbm: &Rbm<T>, grad: &mut Gradient<T>) {
+        let (k, p, ps, nv, nh) = (self.order.k(), self.p, self.ps, self.nv, self.nh);
         let scale = T::of(-1.0 / p as f64);
-        let (mv, mh) = (mat(&self.vis.m, p, nv, ps), mat(&self.hid.m, p, nh, ps));
-        matmul(grad.w.as_mut(), Accum::Add, mv.transpose(), mh, scale);
         let product = |dst: &mut Vec<T>, a: MatRef<'_, T>, b: MatRef<'_, T>| {
             dst.resize(nv * nh, T::of(0.0));
             let d = mat_mut(dst, nv, nh, nv);
@@ -174,7 +254,6 @@ impl<T: Float> TapSolver<T> {
         for (j, g) in grad.b.iter_mut().enumerate() {
             *g = T::of(g.as_f64() - column_sum(&col_of(mh, j)[..p]) * inv);
         }
-        Ok(())
     }
 }
 

@@ -69,6 +69,10 @@ pub struct TapSolver<T: Float = f64> {
     /// Gradient scratch `Nv^T Nh` and `Kv^T Kh` (`nv x nh`, allocated on first use).
     pub(crate) tn: Vec<T>,
     pub(crate) tk: Vec<T>,
+    /// The stacked data and particle rows of
+    /// [`data_minus_model_gradient`](Self::data_minus_model_gradient) (column-major).
+    pub(crate) stack_v: Vec<T>,
+    pub(crate) stack_h: Vec<T>,
     /// `hid.f` holds `mv W` for the current `mv` and the current parameters.
     pub(crate) hidden_field_fresh: bool,
     /// `nu_v` and `kappa_v` are identically zero (binary visible starts).
@@ -108,6 +112,8 @@ impl<T: Float> TapSolver<T> {
             scratch: vec![Scratch::default(); PARTS],
             tn: Vec::new(),
             tk: Vec::new(),
+            stack_v: Vec::new(),
+            stack_h: Vec::new(),
             hidden_field_fresh: false,
             visible_onsager_zero: false,
             last: SolveReport::default(),

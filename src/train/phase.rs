@@ -1,9 +1,10 @@
 //! The negative-phase strategy interface: the training loop knows nothing about CD or TAP.
 
-use faer::MatRef;
+use faer::{Accum, MatRef};
 
 use crate::error::Result;
 use crate::float::Float;
+use crate::linalg::matmul;
 pub use crate::rbm::Gradient;
 use crate::rbm::Rbm;
 use crate::rng::Rng;
@@ -51,17 +52,38 @@ pub trait NegativePhase<T: Float>: Send {
         rng: &mut Rng,
     ) -> Result<PhaseReport>;
 
-    /// Same as [`subtract_model_statistics`](Self::subtract_model_statistics), also given
-    /// what the positive phase computed from the minibatch (its hidden fields and `P(h | v)`),
-    /// which phases that start at the data (CD, data-initialised TAP) reuse to save one GEMM.
-    /// The trainer calls this; the default uses `positive.batch` only.
-    fn subtract_model_statistics_from(
+    /// The whole weight gradient from the positive phase and this phase's statistics:
+    /// on entry `grad.a` and `grad.b` hold the positive phase (the minibatch's means of `v` and
+    /// `P(h | v)`) but `grad.w` holds nothing; on return `grad.w = <v P(h|v)>_data - <v h>_model`
+    /// and the model means are subtracted from `grad.a`, `grad.b`. The trainer calls this.
+    ///
+    /// Given what the positive phase computed (its hidden fields and `P(h | v)`), a phase can
+    /// save work: chains and particles that start at the data reuse them, and the data and
+    /// model terms of `grad.w` can be one GEMM over the stacked rows (twice the inner
+    /// dimension, faster than two). The default computes `V^T P / B` and calls
+    /// [`subtract_model_statistics`](Self::subtract_model_statistics).
+    fn weight_gradient_from(
         &mut self,
         rbm: &Rbm<T>,
         positive: PositivePhase<'_, T>,
         grad: &mut Gradient<T>,
         rng: &mut Rng,
     ) -> Result<PhaseReport> {
+        positive.weight_gradient_into(grad);
         self.subtract_model_statistics(rbm, positive.batch, grad, rng)
+    }
+}
+
+impl<T: Float> PositivePhase<'_, T> {
+    /// `grad.w <- V^T P / B`, the data term of the weight gradient.
+    pub fn weight_gradient_into(&self, grad: &mut Gradient<T>) {
+        let inv = T::of(1.0 / self.batch.nrows() as f64);
+        matmul(
+            grad.w.as_mut(),
+            Accum::Replace,
+            self.batch.transpose(),
+            self.hidden_probs,
+            inv,
+        );
     }
 }

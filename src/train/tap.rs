@@ -186,26 +186,28 @@ impl<T: Float> NegativePhase<T> for TapPhase<T> {
     }
 
     /// Data-initialised particles take the positive phase's hidden fields instead of
-    /// recomputing `V W` (one GEMM less per update; the same numbers).
-    fn subtract_model_statistics_from(
+    /// recomputing `V W` (one GEMM less per update; the same numbers), and the data term of
+    /// the weight gradient is fused with `Mv^T Mh` into one GEMM.
+    fn weight_gradient_from(
         &mut self,
         rbm: &Rbm<T>,
         positive: PositivePhase<'_, T>,
         grad: &mut Gradient<T>,
         _rng: &mut Rng,
     ) -> Result<PhaseReport> {
-        self.solve_and_subtract(rbm, positive.batch, Some(positive.hidden_field), grad)
+        self.solve_and_subtract(rbm, positive.batch, Some(positive), grad)
     }
 }
 
 impl<T: Float> TapPhase<T> {
     /// Restarts (unless persistent and started) at `batch`, with its hidden fields `V W` when
-    /// known, solves, and subtracts the gradient.
+    /// the positive phase is known, solves, and subtracts the gradient (with the positive
+    /// phase, writes the whole weight gradient data minus model).
     fn solve_and_subtract(
         &mut self,
         rbm: &Rbm<T>,
         batch: MatRef<'_, T>,
-        hidden_field: Option<MatRef<'_, T>>,
+        positive: Option<PositivePhase<'_, T>>,
         grad: &mut Gradient<T>,
     ) -> Result<PhaseReport> {
         self.config.validate()?;
@@ -219,14 +221,22 @@ impl<T: Float> TapPhase<T> {
         }
         self.solver.refresh(rbm)?;
         if !(self.config.persistent && self.started) {
-            match hidden_field {
-                Some(f) => self.solver.init_from_visible_and_field(rbm, batch, f)?,
+            match positive {
+                Some(pp) => self
+                    .solver
+                    .init_from_visible_and_field(rbm, batch, pp.hidden_field)?,
                 None => self.solver.init_from_visible(rbm, batch)?,
             }
             self.started = true;
         }
         let report = self.solver.solve(rbm, &self.config.solver_options())?;
-        self.solver.subtract_gradient(rbm, grad)?;
+        match positive {
+            Some(pp) => {
+                self.solver
+                    .data_minus_model_gradient(rbm, pp.batch, pp.hidden_probs, grad)?
+            }
+            None => self.solver.subtract_gradient(rbm, grad)?,
+        }
         Ok(PhaseReport {
             sweeps: Some(report.sweeps),
             residual: Some(report.residual),

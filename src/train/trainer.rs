@@ -2,12 +2,12 @@
 
 use std::time::Instant;
 
-use faer::{Accum, Mat};
+use faer::Mat;
 
 use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::linalg::{map_column_sums, matmul};
+use crate::linalg::map_column_sums;
 use crate::profile::{self, Section};
 use crate::rbm::Rbm;
 use crate::rng::{rng, stream_rng, Rng};
@@ -345,8 +345,9 @@ impl<T: Float> EpochRun<'_, T> {
         Ok(summary)
     }
 
-    /// One parameter update from the minibatch of rows `idx`: the positive phase
-    /// `<v P(h|v)>_data`, the negative phase subtracted from it, the optimiser's step.
+    /// One parameter update from the minibatch of rows `idx`: the positive phase (hidden
+    /// fields, `P(h|v)`, the bias means), the weight gradient data minus model from the
+    /// negative phase, the optimiser's step.
     fn update(&mut self, train: &Dataset, idx: &[usize]) -> Result<(PhaseReport, StepStats)> {
         let rows = idx.len();
         let w = &mut *self.work;
@@ -360,8 +361,6 @@ impl<T: Float> EpochRun<'_, T> {
             w.hidden_probs.as_mut().subrows_mut(0, rows),
         );
         let p = w.hidden_probs.as_ref().subrows(0, rows);
-        let inv = T::of(1.0 / rows as f64);
-        matmul(w.grad.w.as_mut(), Accum::Replace, v.transpose(), p, inv);
         profile::timed(Section::Copy, || {
             col_means(v, &mut w.grad.a);
             col_means(p, &mut w.grad.b);
@@ -371,9 +370,9 @@ impl<T: Float> EpochRun<'_, T> {
             hidden_field: w.hidden_field.as_ref().subrows(0, rows),
             hidden_probs: p,
         };
-        let rep =
-            self.phase
-                .subtract_model_statistics_from(self.rbm, positive, &mut w.grad, self.rng)?;
+        let rep = self
+            .phase
+            .weight_gradient_from(self.rbm, positive, &mut w.grad, self.rng)?;
         let stats = self.optimizer.step(self.rbm, &w.grad, self.lr);
         Ok((rep, stats))
     }
