@@ -44,6 +44,7 @@ pub mod estimate;
 pub mod float;
 pub mod linalg;
 pub mod memory;
+pub mod output;
 pub mod persist;
 pub mod plot;
 pub mod profile;

@@ -1,9 +1,9 @@
-//! Saving and loading models: versioned JSON written atomically (temporary file + rename), and
+//! Saving and loading models: versioned JSON written atomically (through
+//! [`crate::output::write_atomic`], re-exported here), and
 //! NPZ export/import of `W` (`n_visible x n_hidden`), `a`, `b` for numpy users.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use npyz::WriterBuilder;
 use serde::de::DeserializeOwned;
@@ -60,35 +60,18 @@ impl ModelFile {
     pub fn rbm<T: Float>(&self) -> Result<Rbm<T>> {
         self.rbm.to_rbm()
     }
+
+    /// The file's bytes: indented JSON, as [`save_model_file`] writes them (for writing to
+    /// standard output or a buffer).
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(self).map_err(|e| Error::Json {
+            path: "<model file>".into(),
+            source: e,
+        })
+    }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, then
-/// renamed over `path`. A reader never sees a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::param("path", format!("`{}` is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
+pub use crate::output::write_atomic;
 
 /// A kind of versioned JSON file: its name in messages, its `format` tag and the versions this
 /// build writes and reads. Every versioned file of emf-rbm (model, stack, history) is a JSON

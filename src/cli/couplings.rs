@@ -8,6 +8,7 @@ use serde::Serialize;
 use emf_rbm::hamiltonian::{
     lattice_distance, Basis, Coupling, EffectiveHamiltonian, SpinMethod, MAX_LISTED_SUBSETS,
 };
+use emf_rbm::output::OutputPlan;
 use emf_rbm::plot::couplings::{couplings_vs_distance, pair_heatmap};
 use emf_rbm::{persist, Error, Result};
 
@@ -130,6 +131,13 @@ pub fn run(args: &CouplingsArgs) -> Result<()> {
         EffectiveHamiltonian::new(&rbm)
     };
     let n = ham.n_units();
+    if let Some(out) = &args.out {
+        OutputPlan::new()
+            .input(&args.model)
+            .file(out)
+            .file(distance_path(out))
+            .check()?;
+    }
     let basis: Basis = args.basis.parse()?;
     let method = parse_method(args, n)?;
     if args.order > n {

@@ -4,12 +4,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use emf_rbm::persist;
+use emf_rbm::output::OutputPlan;
+use emf_rbm::persist::ModelFile;
 use emf_rbm::plot::Mosaic;
 use emf_rbm::train::{keys, Checkpoint, Fitted, Logger, Method, ProgressBar, Trainer};
-use emf_rbm::{Float, Result};
+use emf_rbm::{Error, Float, Result};
 
-use super::common::load_train_test;
+use super::common::{
+    data_inputs, describe_output, is_stdout, load_train_test, output_file, write_model,
+};
 use super::training::TrainingArgs;
 
 /// Arguments of `train`.
@@ -28,13 +31,14 @@ pub struct TrainArgs {
     pub method: Method,
     #[command(flatten)]
     pub training: TrainingArgs,
-    /// Save a checkpoint every N epochs (>= 1) to the output path.
+    /// Save a checkpoint every N epochs (>= 1) to `<stem of --out>.checkpoint.json` (never
+    /// to --out itself, and never over a file that exists before the run).
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
     /// Write a filter mosaic PNG here (image data only).
     #[arg(long)]
     pub filters: Option<PathBuf>,
-    /// Output model file.
+    /// Output model file (`-`: standard output). Written once, after the last epoch.
     #[arg(long, default_value = "model.json")]
     pub out: PathBuf,
 }
@@ -50,10 +54,15 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 
 fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     let cfg = a.training.to_config(a.hidden, &a.method)?;
-    let checkpoint = a
-        .checkpoint_every
-        .map(|n| Checkpoint::new(n, a.out.clone()))
-        .transpose()?;
+    let checkpoint = checkpoint(a)?;
+    let mut plan = output_file(OutputPlan::new().inputs(data_inputs(&a.data)?), &a.out);
+    if let Some(f) = &a.filters {
+        plan = plan.file(f);
+    }
+    if let Some(c) = &checkpoint {
+        plan = plan.file(c.path());
+    }
+    plan.check()?;
     let (train, held_out) = load_train_test(&a.data, &a.training)?;
     eprintln!(
         "training {} hidden units with {} on {} ({} x {}), held out {}",
@@ -77,7 +86,7 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
         trainer = trainer.with_observer(c);
     }
     let Fitted { rbm, history } = trainer.fit(&train, Some(&held_out))?;
-    persist::save_rbm(&a.out, &rbm, Some(&history))?;
+    write_model(&a.out, &ModelFile::new(&rbm, Some(&history)))?;
     eprintln!(
         "trained {} epochs in {:.2} s ({:.2} s per epoch, {})",
         history.epochs_trained,
@@ -114,6 +123,21 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
             None => eprintln!("--filters ignored: the data has no image shape"),
         }
     }
-    eprintln!("model written to {}", a.out.display());
+    eprintln!("model written to {}", describe_output(&a.out));
     Ok(())
+}
+
+/// The `--checkpoint-every` observer, writing next to `--out` (which must then be a file).
+fn checkpoint(a: &TrainArgs) -> Result<Option<Checkpoint>> {
+    let Some(every) = a.checkpoint_every else {
+        return Ok(None);
+    };
+    if is_stdout(&a.out) {
+        return Err(Error::param(
+            "checkpoint-every",
+            "needs a file --out (the checkpoint is written next to it as \
+             <stem>.checkpoint.json), not `-`",
+        ));
+    }
+    Checkpoint::new(every, Checkpoint::path_for(&a.out)).map(Some)
 }

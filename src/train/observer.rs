@@ -2,7 +2,7 @@
 //! as in argmin: the loop calls them, they never drive it.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::float::Float;
@@ -146,30 +146,75 @@ pub(crate) fn describe(v: &MetricValue) -> String {
     }
 }
 
-/// Saves the model (atomically) every `every` epochs to `path`, whether or not the epoch is
-/// monitored.
+/// Saves the model (atomically) every `every` epochs to its own file, whether or not the epoch
+/// is monitored. A checkpoint never replaces a file it did not write in this run: the path must
+/// not exist when the checkpoint is created, nor appear before its first write. The final
+/// model is saved elsewhere by the caller ([`Checkpoint::path_for`] names the checkpoint of a
+/// model path).
+///
+/// ```
+/// use std::path::Path;
+/// use emf_rbm::train::Checkpoint;
+/// assert_eq!(
+///     Checkpoint::path_for(Path::new("runs/k.json")),
+///     Path::new("runs/k.checkpoint.json")
+/// );
+/// ```
 pub struct Checkpoint {
     every: usize,
     path: PathBuf,
+    written: bool,
 }
 
 impl Checkpoint {
-    /// Checkpoints every `every` epochs (>= 1) to `path`.
+    /// Checkpoints every `every` epochs (>= 1) to `path`, which must not exist yet.
     pub fn new(every: usize, path: impl Into<PathBuf>) -> Result<Self> {
         if every == 0 {
             return Err(crate::Error::param("checkpoint_every", "must be >= 1"));
         }
+        let path = path.into();
+        refuse_existing(&path)?;
         Ok(Checkpoint {
             every,
-            path: path.into(),
+            path,
+            written: false,
         })
     }
+
+    /// The checkpoint file of the model file `model`: `<stem>.checkpoint.json` in its folder.
+    pub fn path_for(model: &Path) -> PathBuf {
+        let stem = model
+            .file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+        model.with_file_name(format!("{stem}.checkpoint.json"))
+    }
+
+    /// Where the checkpoints go.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Refuses a checkpoint path where something already exists (a dangling symlink included).
+fn refuse_existing(path: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(crate::Error::output(
+            path,
+            "a checkpoint never replaces a file it did not write in this run, and this one \
+             exists: move it away or remove it first",
+        ));
+    }
+    Ok(())
 }
 
 impl<T: Float> Observer<T> for Checkpoint {
     fn on_epoch_end(&mut self, epoch: usize, rbm: &Rbm<T>) -> Result<()> {
         if epoch % self.every == 0 {
+            if !self.written {
+                refuse_existing(&self.path)?;
+            }
             crate::persist::save_rbm(&self.path, rbm, None)?;
+            self.written = true;
         }
         Ok(())
     }
