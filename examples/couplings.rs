@@ -10,7 +10,11 @@ use emf_rbm::train::{Method, TrainConfig, Trainer};
 
 fn main() -> emf_rbm::Result<()> {
     let (l, t) = (4, 5.0);
-    let data = sample_ising(&IsingConfig::new(l, t, 30_000).with_seed(3))?.dataset;
+    let data = sample_ising(&IsingConfig {
+        seed: 3,
+        ..IsingConfig::new(l, t, 30_000)
+    })?
+    .dataset;
     let config = TrainConfig::builder()
         .n_hidden(32)
         .method(Method::Pcd {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::checked::checked_builder;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -300,6 +301,26 @@ pub struct DemoConfig {
     pub seed: u64,
 }
 
+impl DemoConfig {
+    /// Checks the settings: at least one method, each valid; at least one hidden unit and one
+    /// epoch.
+    pub fn validate(&self) -> Result<()> {
+        if self.methods.is_empty() {
+            return Err(Error::param("methods", "at least one method is needed"));
+        }
+        for m in &self.methods {
+            m.validate()?;
+        }
+        if self.n_hidden == 0 {
+            return Err(Error::param("n_hidden", "must be >= 1"));
+        }
+        if self.epochs == 0 {
+            return Err(Error::param("epochs", "must be >= 1"));
+        }
+        Ok(())
+    }
+}
+
 impl Default for DemoConfig {
     fn default() -> Self {
         DemoConfig {
@@ -317,6 +338,7 @@ impl Default for DemoConfig {
 /// The main job: on the built-in digits (binarised at 0.5, 20 % held out), trains each method
 /// with the same budget, and returns the comparison (exact held-out log-likelihood per epoch).
 pub fn demo(cfg: &DemoConfig, progress: bool) -> Result<(Comparison<f64>, Dataset)> {
+    cfg.validate()?;
     let data = Dataset::digits().binarize(0.5);
     let (train, test) = data.split(0.2, cfg.seed)?;
     let base = TrainConfig::builder()
@@ -341,3 +363,17 @@ pub fn demo(cfg: &DemoConfig, progress: bool) -> Result<(Comparison<f64>, Datase
     let cmp = compare::<f64>(&base, &cfg.methods, &train, &test, progress)?;
     Ok((cmp, train))
 }
+
+checked_builder!(
+    /// Builder of [`DemoConfig`] (starts from the defaults; `build()` checks every value).
+    DemoConfigBuilder for DemoConfig {
+        /// Methods compared.
+        methods: Vec<Method>,
+        /// Hidden units (small enough for exact likelihoods).
+        n_hidden: usize,
+        /// Epochs per method.
+        epochs: usize,
+        /// Seed.
+        seed: u64,
+    }
+);

@@ -34,9 +34,12 @@
 //! its solver), [`estimate`] (exact, AIS and TAP likelihoods), [`hamiltonian`] (many-body
 //! couplings of `H_eff`), [`stack`] (stacked RBMs and RG observables), [`ising`] (2D Ising
 //! samples and exact references), [`persist`], [`compare`], [`plot`], [`linalg`] (GEMM and
-//! vectorised kernels). Matrices are faer's (re-exported as [`faer`]); batches hold one sample
-//! per row. Formulas, sources and the tests that check them: `docs/MATH.md`.
+//! vectorised kernels); cross-cutting: [`checked`] (the configuration style), [`error`],
+//! [`float`], [`rng`], [`memory`] (the memory cap), [`profile`]. Matrices are faer's
+//! (re-exported as [`faer`]); batches hold one sample per row. Formulas, sources and the tests
+//! that check them: `docs/MATH.md`; the architecture: `docs/DESIGN.md`.
 #![warn(missing_docs)]
+pub mod checked;
 pub mod compare;
 pub mod data;
 pub mod error;

@@ -275,52 +275,56 @@ pub fn export_npz<T: Float>(path: &Path, rbm: &Rbm<T>) -> Result<()> {
     write_atomic(path, &buf.into_inner())
 }
 
+/// One float array of an NPZ archive: its shape, values (as f64) and whether they are in
+/// Fortran order.
+fn read_npz_array<R: std::io::Read + std::io::Seek>(
+    npz: &mut npyz::npz::NpzArchive<R>,
+    path: &Path,
+    name: &str,
+) -> Result<(Vec<u64>, Vec<f64>, bool)> {
+    let arr = npz
+        .by_name(name)
+        .map_err(|e| Error::format(path, format!("array `{name}`"), e.to_string()))?
+        .ok_or_else(|| {
+            Error::format(
+                path,
+                format!("array `{name}`"),
+                "missing (expected W, a and b)",
+            )
+        })?;
+    let shape = arr.shape().to_vec();
+    let fortran = arr.order() == npyz::Order::Fortran;
+    let dtype = arr.dtype();
+    let bad = |e: std::io::Error| Error::format(path, format!("array `{name}`"), e.to_string());
+    let data: Vec<f64> = match &dtype {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
+            arr.into_vec::<f64>().map_err(bad)?
+        }
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
+            arr.into_vec::<f32>()
+                .map_err(bad)?
+                .into_iter()
+                .map(f64::from)
+                .collect()
+        }
+        other => {
+            return Err(Error::format(
+                path,
+                format!("array `{name}`"),
+                format!("expected float32 or float64, found dtype {}", other.descr()),
+            ))
+        }
+    };
+    Ok((shape, data, fortran))
+}
+
 /// Imports a model from an NPZ archive holding `W` (`n_visible x n_hidden`), `a` and `b`
 /// (float32 or float64; C or Fortran order).
 pub fn import_npz(path: &Path) -> Result<Rbm<f64>> {
     let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut npz = npyz::npz::NpzArchive::new(std::io::BufReader::new(file))
         .map_err(|e| Error::format(path, "byte 0", format!("not an NPZ (zip) archive: {e}")))?;
-    let mut read = |name: &str| -> Result<(Vec<u64>, Vec<f64>, bool)> {
-        let arr = npz
-            .by_name(name)
-            .map_err(|e| Error::format(path, format!("array `{name}`"), e.to_string()))?
-            .ok_or_else(|| {
-                Error::format(
-                    path,
-                    format!("array `{name}`"),
-                    "missing (expected W, a and b)",
-                )
-            })?;
-        let shape = arr.shape().to_vec();
-        let fortran = arr.order() == npyz::Order::Fortran;
-        let dtype = arr.dtype();
-        let bad = |e: std::io::Error| Error::format(path, format!("array `{name}`"), e.to_string());
-        let data: Vec<f64> = match &dtype {
-            npyz::DType::Plain(t)
-                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 =>
-            {
-                arr.into_vec::<f64>().map_err(bad)?
-            }
-            npyz::DType::Plain(t)
-                if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 =>
-            {
-                arr.into_vec::<f32>()
-                    .map_err(bad)?
-                    .into_iter()
-                    .map(f64::from)
-                    .collect()
-            }
-            other => {
-                return Err(Error::format(
-                    path,
-                    format!("array `{name}`"),
-                    format!("expected float32 or float64, found dtype {}", other.descr()),
-                ))
-            }
-        };
-        Ok((shape, data, fortran))
-    };
+    let mut read = |name: &str| read_npz_array(&mut npz, path, name);
     let (ws, w, fortran) = read("W")?;
     let (as_, a, _) = read("a")?;
     let (bs, b, _) = read("b")?;

@@ -519,7 +519,11 @@ fn ising_prints_the_exact_finite_lattice_values_next_to_the_samples() {
         out_file.to_str().unwrap(),
     ]));
     let text = String::from_utf8_lossy(&out.stdout);
-    let lib = sample_ising(&IsingConfig::new(6, 2.5, 300).with_seed(4)).unwrap();
+    let lib = sample_ising(&IsingConfig {
+        seed: 4,
+        ..IsingConfig::new(6, 2.5, 300)
+    })
+    .unwrap();
     let file = Dataset::load(out_file.to_str().unwrap()).unwrap();
     assert_eq!(file.as_slice(), lib.dataset.as_slice());
     let exact = exact_finite(6, 2.5).unwrap();

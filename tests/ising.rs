@@ -114,7 +114,11 @@ fn samples_match_the_exact_finite_lattice() {
     let mut worst = 0.0f64;
     for &l in &[4usize, 8, 16] {
         for (i, &t) in [1.8f64, 2.269, 3.0].iter().enumerate() {
-            let out = sample_ising(&IsingConfig::new(l, t, 4000).with_seed(10 + i as u64)).unwrap();
+            let out = sample_ising(&IsingConfig {
+                seed: 10 + i as u64,
+                ..IsingConfig::new(l, t, 4000)
+            })
+            .unwrap();
             let exact = exact_finite(l, t).unwrap();
             let mut check = |what: &str, m: Measurement, x: f64| {
                 let z = m.z_score(x);
@@ -145,7 +149,11 @@ fn samples_match_the_exact_finite_lattice() {
 #[test]
 fn energy_histogram_matches_enumeration() {
     for (seed, &t) in [2.269f64, 3.0].iter().enumerate() {
-        let out = sample_ising(&IsingConfig::new(4, t, 20000).with_seed(30 + seed as u64)).unwrap();
+        let out = sample_ising(&IsingConfig {
+            seed: 30 + seed as u64,
+            ..IsingConfig::new(4, t, 20000)
+        })
+        .unwrap();
         let p = energy_distribution(4, t).unwrap();
         let mut counts = vec![0u64; p.len()];
         for e in &out.energy {
@@ -177,7 +185,11 @@ fn energy_histogram_matches_enumeration() {
 /// probability 1/2. Both within 4 binomial standard deviations.
 #[test]
 fn magnetization_sign_is_balanced_below_tc() {
-    let out = sample_ising(&IsingConfig::new(16, 2.0, 4000).with_seed(5)).unwrap();
+    let out = sample_ising(&IsingConfig {
+        seed: 5,
+        ..IsingConfig::new(16, 2.0, 4000)
+    })
+    .unwrap();
     let n = out.magnetization.len() as f64;
     let f = out.positive_fraction();
     assert!(
@@ -204,9 +216,11 @@ fn magnetization_sign_is_balanced_below_tc() {
 /// Metropolis agrees with the exact values too (at L = 8, T = 3 where it mixes fast).
 #[test]
 fn metropolis_matches_the_exact_finite_lattice() {
-    let cfg = IsingConfig::new(8, 3.0, 3000)
-        .with_seed(6)
-        .with_algorithm(IsingAlgorithm::Metropolis);
+    let cfg = IsingConfig {
+        seed: 6,
+        algorithm: IsingAlgorithm::Metropolis,
+        ..IsingConfig::new(8, 3.0, 3000)
+    };
     let out = sample_ising(&cfg).unwrap();
     assert_eq!(out.wolff_per_sweep, 0);
     let exact = exact_finite(8, 3.0).unwrap();
@@ -220,7 +234,10 @@ fn metropolis_matches_the_exact_finite_lattice() {
 
 #[test]
 fn sampler_is_reproducible_and_thread_count_independent() {
-    let cfg = IsingConfig::new(8, 2.5, 40).with_seed(9);
+    let cfg = IsingConfig {
+        seed: 9,
+        ..IsingConfig::new(8, 2.5, 40)
+    };
     let a = sample_ising(&cfg).unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -229,7 +246,11 @@ fn sampler_is_reproducible_and_thread_count_independent() {
     let b = pool.install(|| sample_ising(&cfg).unwrap());
     assert_eq!(a.dataset.as_slice(), b.dataset.as_slice());
     assert_eq!(a.energy, b.energy);
-    let c = sample_ising(&cfg.clone().with_seed(10)).unwrap();
+    let c = sample_ising(&IsingConfig {
+        seed: 10,
+        ..cfg.clone()
+    })
+    .unwrap();
     assert_ne!(a.dataset.as_slice(), c.dataset.as_slice());
     assert!(sample_ising(&IsingConfig::new(1, 2.0, 5)).is_err());
     assert!(sample_ising(&IsingConfig::new(4, -1.0, 5)).is_err());
@@ -256,9 +277,12 @@ fn inverse_ising_recovers_nearest_neighbour_couplings() {
 
     let (l, t) = (4usize, 5.0f64);
     let beta = 1.0 / t;
-    let data = sample_ising(&IsingConfig::new(l, t, 30000).with_seed(3))
-        .unwrap()
-        .dataset;
+    let data = sample_ising(&IsingConfig {
+        seed: 3,
+        ..IsingConfig::new(l, t, 30000)
+    })
+    .unwrap()
+    .dataset;
     let cfg = TrainConfig::builder()
         .n_hidden(32)
         .method(Method::Pcd {

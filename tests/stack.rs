@@ -49,9 +49,12 @@ fn all_states(n: usize) -> Mat<f64> {
 }
 
 fn ising(l: usize, t: f64, samples: usize, seed: u64) -> Dataset {
-    sample_ising(&IsingConfig::new(l, t, samples).with_seed(seed))
-        .unwrap()
-        .dataset
+    sample_ising(&IsingConfig {
+        seed,
+        ..IsingConfig::new(l, t, samples)
+    })
+    .unwrap()
+    .dataset
 }
 
 #[test]
@@ -525,7 +528,11 @@ fn block_spin_rbm(l: usize, w: f64, flip: &[bool]) -> Rbm<f64> {
 #[test]
 fn rg_observables_on_block_spins() {
     let l = 8;
-    let samples = sample_ising(&IsingConfig::new(l, 2.0, 600).with_seed(3)).unwrap();
+    let samples = sample_ising(&IsingConfig {
+        seed: 3,
+        ..IsingConfig::new(l, 2.0, 600)
+    })
+    .unwrap();
     let data = samples.dataset.clone();
     // 16 block spins, negated every third, then shuffled.
     let flip: Vec<bool> = (0..16).map(|u| u % 3 == 0).collect();

@@ -6,7 +6,7 @@ use clap::Args;
 use serde::Serialize;
 
 use emf_rbm::hamiltonian::{
-    lattice_distance, Basis, Coupling, EffectiveHamiltonian, SpinMethod, MAX_LISTED_SUBSETS,
+    Basis, CouplingReport, EffectiveHamiltonian, LatticeShape, Listing, SpinMethod,
 };
 use emf_rbm::output::OutputPlan;
 use emf_rbm::plot::couplings::{couplings_vs_distance, pair_heatmap};
@@ -58,19 +58,12 @@ pub struct CouplingsArgs {
     pub periodic: bool,
 }
 
+/// The JSON of `--json`: the model's path, then the library's report.
 #[derive(Serialize)]
-struct Report<'a> {
+struct JsonReport<'a> {
     model: String,
-    side: &'a str,
-    n_units: usize,
-    n_integrated: usize,
-    basis: Basis,
-    order: usize,
-    method: Option<String>,
-    exact: bool,
-    constant: f64,
-    fields: Vec<f64>,
-    couplings: Vec<Coupling>,
+    #[serde(flatten)]
+    report: &'a CouplingReport,
 }
 
 fn parse_method(args: &CouplingsArgs, n: usize) -> Result<SpinMethod> {
@@ -108,11 +101,6 @@ fn parse_method_unchecked(args: &CouplingsArgs, n: usize) -> Result<SpinMethod> 
     })
 }
 
-fn parse_shape(s: &str) -> Option<(usize, usize)> {
-    let (r, c) = s.split_once('x')?;
-    Some((r.trim().parse().ok()?, c.trim().parse().ok()?))
-}
-
 fn distance_path(out: &Path) -> PathBuf {
     let stem = out
         .file_stem()
@@ -130,7 +118,6 @@ pub fn run(args: &CouplingsArgs) -> Result<()> {
     } else {
         EffectiveHamiltonian::new(&rbm)
     };
-    let n = ham.n_units();
     if let Some(out) = &args.out {
         OutputPlan::new()
             .input(&args.model)
@@ -139,137 +126,75 @@ pub fn run(args: &CouplingsArgs) -> Result<()> {
             .check()?;
     }
     let basis: Basis = args.basis.parse()?;
-    let method = parse_method(args, n)?;
-    if args.order > n {
-        return Err(Error::param(
-            "order",
-            format!(
-                "must be at most the number of units ({n}), got {}",
-                args.order
-            ),
-        ));
-    }
-    let couplings = if args.all {
-        ham.all_couplings(args.order, basis, &method, MAX_LISTED_SUBSETS)?
-    } else {
-        ham.top_couplings(args.order, args.top.unwrap_or(20), basis, &method)?
+    let method = parse_method(args, ham.n_units())?;
+    let listing = match (args.all, args.top) {
+        (true, _) => Listing::All,
+        (false, k) => Listing::Largest(k.unwrap_or(20)),
     };
-    let constant = match basis {
-        Basis::LatticeGas => ham.constant(),
-        Basis::Spin => ham.constant_spin(&method)?,
-    };
-    let fields = ham.fields_in(basis, &method)?;
-    let method_text = (basis == Basis::Spin).then(|| method.to_string());
-    let exact = basis == Basis::LatticeGas || method.is_exact();
-
+    let report = CouplingReport::compute(&ham, args.hidden, args.order, listing, basis, &method)?;
     if let Some(out) = &args.out {
-        let m = ham.pair_matrix_in(basis, &method)?;
-        let sym = if basis == Basis::Spin { "J" } else { "K" };
-        pair_heatmap(
-            out,
-            m.as_ref(),
-            &format!("pair couplings {sym}_ij ({basis} basis)"),
-        )?;
-        let shape =
-            match &args.shape {
-                Some(s) => Some(parse_shape(s).ok_or_else(|| {
-                    Error::param("shape", format!("expected ROWSxCOLS, got `{s}`"))
-                })?),
-                None => {
-                    let r = (n as f64).sqrt().round() as usize;
-                    (r * r == n && r > 1).then_some((r, r))
-                }
-            };
-        if let Some((rows, cols)) = shape {
-            if rows * cols != n {
-                return Err(Error::param(
-                    "shape",
-                    format!("{rows}x{cols} does not have {n} units"),
-                ));
-            }
-            let mut pts = Vec::with_capacity(n * (n - 1) / 2);
-            for i in 0..n {
-                for k in i + 1..n {
-                    let d = lattice_distance(
-                        (i / cols, i % cols),
-                        (k / cols, k % cols),
-                        rows,
-                        cols,
-                        args.periodic,
-                    );
-                    pts.push((d, m[(i, k)]));
-                }
-            }
-            let dp = distance_path(out);
-            couplings_vs_distance(
-                &dp,
-                &pts,
-                &format!("{sym}_ij against lattice distance ({basis} basis)"),
-                &format!("{sym}_ij"),
-            )?;
-            if !args.json {
-                println!("wrote {} and {}", out.display(), dp.display());
-            }
-        } else if !args.json {
-            println!("wrote {}", out.display());
-        }
+        write_plots(args, &ham, basis, &method, out)?;
     }
-
     if args.json {
-        let report = Report {
+        let json = JsonReport {
             model: args.model.display().to_string(),
-            side: if args.hidden { "hidden" } else { "visible" },
-            n_units: n,
-            n_integrated: ham.n_integrated(),
-            basis,
-            order: args.order,
-            method: method_text,
-            exact,
-            constant,
-            fields,
-            couplings,
+            report: &report,
         };
-        let text = serde_json::to_string(&report).map_err(|e| Error::Json {
+        let text = serde_json::to_string(&json).map_err(|e| Error::Json {
             path: PathBuf::from("<stdout>"),
             source: e,
         })?;
         println!("{text}");
-        return Ok(());
+    } else {
+        print!("{}: {report}", args.model.display());
     }
+    Ok(())
+}
 
-    let side = if args.hidden { "hidden" } else { "visible" };
-    println!(
-        "{}: effective Hamiltonian of the {n} {side} units ({} integrated out), {basis} basis{}",
-        args.model.display(),
-        ham.n_integrated(),
-        match &method_text {
-            Some(m) => format!(", {m}"),
-            None => " (exact closed forms)".to_string(),
+/// The pair heat map at `out` and, on a lattice, the pairs against distance.
+fn write_plots(
+    args: &CouplingsArgs,
+    ham: &EffectiveHamiltonian,
+    basis: Basis,
+    method: &SpinMethod,
+    out: &Path,
+) -> Result<()> {
+    let n = ham.n_units();
+    let m = ham.pair_matrix_in(basis, method)?;
+    let sym = if basis == Basis::Spin { "J" } else { "K" };
+    pair_heatmap(
+        out,
+        m.as_ref(),
+        &format!("pair couplings {sym}_ij ({basis} basis)"),
+    )?;
+    let shape = match &args.shape {
+        Some(s) => Some(LatticeShape {
+            periodic: args.periodic,
+            ..s.parse::<LatticeShape>()?
+        }),
+        None => LatticeShape::square(n, args.periodic),
+    };
+    let Some(shape) = shape else {
+        if !args.json {
+            println!("wrote {}", out.display());
         }
-    );
-    println!("constant {constant:.6}");
-    let mut by_size: Vec<(usize, f64)> = fields.iter().copied().enumerate().collect();
-    by_size.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
-    let shown = by_size.len().min(10);
-    let list: Vec<String> = by_size[..shown]
-        .iter()
-        .map(|(i, v)| format!("{i}: {v:+.5}"))
-        .collect();
-    println!(
-        "fields (largest {shown} of {}): {}",
-        fields.len(),
-        list.join(", ")
-    );
-    let what = if args.all { "all" } else { "largest" };
-    println!(
-        "\n{what} couplings of order {} ({} listed)",
-        args.order,
-        couplings.len()
-    );
-    println!("{:>6}  {:<28} {:>14}", "rank", "units", "value");
-    for (r, c) in couplings.iter().enumerate() {
-        let units: Vec<String> = c.units.iter().map(|u| u.to_string()).collect();
-        println!("{:>6}  {:<28} {:>+14.6e}", r + 1, units.join(" "), c.value);
+        return Ok(());
+    };
+    let pts = shape.pairs_by_distance(m.as_ref()).map_err(|_| {
+        Error::param(
+            "shape",
+            format!("{}x{} does not have {n} units", shape.rows, shape.cols),
+        )
+    })?;
+    let dp = distance_path(out);
+    couplings_vs_distance(
+        &dp,
+        &pts,
+        &format!("{sym}_ij against lattice distance ({basis} basis)"),
+        &format!("{sym}_ij"),
+    )?;
+    if !args.json {
+        println!("wrote {} and {}", out.display(), dp.display());
     }
     Ok(())
 }

@@ -46,12 +46,16 @@ pub struct IsingArgs {
 
 /// Runs `ising`.
 pub fn run(args: &IsingArgs) -> Result<()> {
-    let mut cfg = IsingConfig::new(args.size, args.temperature, args.samples)
-        .with_seed(args.seed)
-        .with_algorithm(args.algorithm.parse::<IsingAlgorithm>()?);
-    cfg.spacing = args.spacing;
-    cfg.chains = args.chains;
-    cfg.burn_in = args.burn_in;
+    let cfg = IsingConfig::builder()
+        .size(args.size)
+        .temperature(args.temperature)
+        .samples(args.samples)
+        .seed(args.seed)
+        .algorithm(args.algorithm.parse::<IsingAlgorithm>()?)
+        .spacing(args.spacing)
+        .chains(args.chains)
+        .burn_in(args.burn_in)
+        .build()?;
     OutputPlan::new().file(&args.out).check()?;
     let out = sample_ising(&cfg)?;
     out.dataset.write_idx(&args.out, None)?;

@@ -183,38 +183,7 @@ fn run_typed<T: Float>(a: &StackArgs) -> Result<()> {
     let cfg = stack_config(a)?;
     let (fe_opts, rg_opts) = analysis_options(a)?;
     if let Some(spec) = &a.data {
-        let inputs = data_inputs(spec)?;
-        let (train, held_out) = load_train_test(spec, &a.training)?;
-        let names = StackReport::file_names(a.layers.len(), input_shape(&train).is_some());
-        OutputPlan::new()
-            .inputs(inputs)
-            .folder(&a.out)
-            .files(names.iter().map(|n| a.out.join(n)))
-            .check()?;
-        std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
-        eprintln!(
-            "stack {:?} on {} ({} x {}), held out {}",
-            a.layers,
-            train.name(),
-            train.n_samples(),
-            train.n_features(),
-            held_out.n_samples()
-        );
-        let t0 = Instant::now();
-        let stack = Stack::<T>::fit_with(&cfg, &train, Some(&held_out), |l, t| prepare(a, l, t))?;
-        let train_s = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let fe = stack.free_energies(&train, &held_out, &fe_opts)?;
-        let obs = stack.rg_observables(&held_out, &rg_opts)?;
-        eprintln!(
-            "trained in {train_s:.1} s, analysed in {:.1} s",
-            t1.elapsed().as_secs_f64()
-        );
-        let report = StackReport::new(&stack, fe, obs, None);
-        print!("{}", report.table());
-        report.save(&a.out, &stack, input_shape(&train))?;
-        eprintln!("results written to {}", a.out.display());
-        return Ok(());
+        return run_on_data::<T>(a, spec, &cfg, &fe_opts, &rg_opts);
     }
     let held_out_fraction = a
         .training
@@ -258,6 +227,48 @@ fn run_typed<T: Float>(a: &StackArgs) -> Result<()> {
         flow.save(&a.out)?;
         eprintln!("RG flow across temperatures written to {}", a.out.display());
     }
+    Ok(())
+}
+
+/// `stack --data`: one stack on a data set.
+fn run_on_data<T: Float>(
+    a: &StackArgs,
+    spec: &str,
+    cfg: &StackConfig,
+    fe_opts: &FreeEnergyOptions,
+    rg_opts: &RgOptions,
+) -> Result<()> {
+    let inputs = data_inputs(spec)?;
+    let (train, held_out) = load_train_test(spec, &a.training)?;
+    let names = StackReport::file_names(a.layers.len(), input_shape(&train).is_some());
+    OutputPlan::new()
+        .inputs(inputs)
+        .folder(&a.out)
+        .files(names.iter().map(|n| a.out.join(n)))
+        .check()?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    eprintln!(
+        "stack {:?} on {} ({} x {}), held out {}",
+        a.layers,
+        train.name(),
+        train.n_samples(),
+        train.n_features(),
+        held_out.n_samples()
+    );
+    let t0 = Instant::now();
+    let stack = Stack::<T>::fit_with(cfg, &train, Some(&held_out), |l, t| prepare(a, l, t))?;
+    let train_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let fe = stack.free_energies(&train, &held_out, fe_opts)?;
+    let obs = stack.rg_observables(&held_out, rg_opts)?;
+    eprintln!(
+        "trained in {train_s:.1} s, analysed in {:.1} s",
+        t1.elapsed().as_secs_f64()
+    );
+    let report = StackReport::new(&stack, fe, obs, None);
+    print!("{}", report.table());
+    report.save(&a.out, &stack, input_shape(&train))?;
+    eprintln!("results written to {}", a.out.display());
     Ok(())
 }
 

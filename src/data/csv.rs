@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checked::checked_builder;
 use crate::data::dataset::Dataset;
 use crate::data::fileio::{read_maybe_gz, write_atomic, ReadPlan};
 use crate::data::idx::{check_scale, display_name};
@@ -40,6 +41,22 @@ pub struct CsvOptions {
     pub scale: Option<f64>,
     /// The field separator (`b','`; `b'\t'` for TSV, `b';'`, ...).
     pub delimiter: u8,
+}
+
+impl CsvOptions {
+    /// Checks the scale (finite and > 0) and the delimiter (not a line break or a quote).
+    pub fn validate(&self) -> Result<()> {
+        if let Some(s) = self.scale {
+            check_scale(s)?;
+        }
+        if self.delimiter == b'\n' || self.delimiter == b'\r' || self.delimiter == b'"' {
+            return Err(Error::param(
+                "delimiter",
+                "must not be a line break or a quote",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for CsvOptions {
@@ -99,15 +116,7 @@ fn suggest_scale(max: f64) -> f64 {
 
 /// Reads a delimited text file into a data set.
 pub(crate) fn read(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
-    if let Some(s) = opts.scale {
-        check_scale(s)?;
-    }
-    if opts.delimiter == b'\n' || opts.delimiter == b'\r' || opts.delimiter == b'"' {
-        return Err(Error::param(
-            "delimiter",
-            "must not be a line break or a quote",
-        ));
-    }
+    opts.validate()?;
     let bytes = read_maybe_gz(
         path,
         &ReadPlan {
@@ -115,16 +124,9 @@ pub(crate) fn read(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
             promise: None,
         },
     )?;
-    let mut data: Vec<f64> = Vec::new();
-    let mut labels: Vec<u8> = Vec::new();
-    let mut row_lines: Vec<usize> = Vec::new();
-    let mut n_fields: Option<usize> = None;
-    let mut header_pending = opts.has_header;
-    let mut n_lines = 0;
-
+    let mut rows = Rows::default();
     for (k, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line_no = k + 1;
-        n_lines = line_no;
+        rows.n_lines = k + 1;
         let mut line = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
         if k == 0 {
             line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);
@@ -132,12 +134,56 @@ pub(crate) fn read(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
         if line.trim_ascii().is_empty() {
             continue;
         }
-        if header_pending {
-            header_pending = false;
+        if opts.has_header && !rows.header_seen {
+            rows.header_seen = true;
             continue;
         }
+        rows.parse_line(path, opts, k + 1, line)?;
+    }
+    let Some(count) = rows.n_fields else {
+        return Err(Error::format(
+            path,
+            format!("line {}", rows.n_lines.max(1)),
+            "no data rows",
+        ));
+    };
+    let n_features = count - usize::from(opts.label_column.is_some());
+    rows.scale_values(path, opts, n_features)?;
+    let n_samples = rows.row_lines.len();
+    Ok(Dataset::from_parts(
+        rows.data,
+        n_samples,
+        n_features,
+        opts.label_column.map(|_| rows.labels),
+        None,
+        display_name(path),
+    ))
+}
+
+/// What has been parsed so far.
+#[derive(Default)]
+struct Rows {
+    data: Vec<f64>,
+    labels: Vec<u8>,
+    /// The line of each data row.
+    row_lines: Vec<usize>,
+    /// Fields per line (from the first data line).
+    n_fields: Option<usize>,
+    header_seen: bool,
+    n_lines: usize,
+}
+
+impl Rows {
+    /// Parses one non-blank data line (1-based `line_no`).
+    fn parse_line(
+        &mut self,
+        path: &Path,
+        opts: &CsvOptions,
+        line_no: usize,
+        line: &[u8],
+    ) -> Result<()> {
         let count = line.split(|&b| b == opts.delimiter).count();
-        let expected = *n_fields.get_or_insert(count);
+        let expected = *self.n_fields.get_or_insert(count);
         if count != expected {
             return Err(Error::format(
                 path,
@@ -158,49 +204,44 @@ pub(crate) fn read(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
             None => None,
         };
         for (f, field) in line.split(|&b| b == opts.delimiter).enumerate() {
+            let at = || format!("line {line_no}, field {}", f + 1);
             if Some(f) == label_at {
                 let l = parse_label(field).ok_or_else(|| {
                     Error::format(
                         path,
-                        format!("line {line_no}, field {}", f + 1),
+                        at(),
                         format!(
                             "expected an integer class label 0..255, found `{}`",
                             show(field)
                         ),
                     )
                 })?;
-                labels.push(l);
+                self.labels.push(l);
             } else {
                 let x = parse_number(field).ok_or_else(|| {
                     Error::format(
                         path,
-                        format!("line {line_no}, field {}", f + 1),
+                        at(),
                         format!("expected a finite number, found `{}`", show(field)),
                     )
                 })?;
-                data.push(x);
+                self.data.push(x);
             }
         }
-        row_lines.push(line_no);
+        self.row_lines.push(line_no);
+        Ok(())
     }
 
-    let Some(count) = n_fields else {
-        return Err(Error::format(
-            path,
-            format!("line {}", n_lines.max(1)),
-            "no data rows",
-        ));
-    };
-    let n_features = count - usize::from(opts.label_column.is_some());
-    let n_samples = row_lines.len();
-    // Where value k of the data came from, for error messages.
-    let locate = |k: usize| {
-        let field = k % n_features + 1 + usize::from(opts.label_column == Some(LabelColumn::First));
-        format!("line {}, field {field}", row_lines[k / n_features])
-    };
-
-    match opts.scale {
-        Some(scale) => {
+    /// Divides the values by the scale, or checks that they lie in [0, 1] without one.
+    fn scale_values(&mut self, path: &Path, opts: &CsvOptions, n_features: usize) -> Result<()> {
+        // Where value k of the data came from, for error messages.
+        let locate = |k: usize| {
+            let first = usize::from(opts.label_column == Some(LabelColumn::First));
+            let field = k % n_features + 1 + first;
+            format!("line {}, field {field}", self.row_lines[k / n_features])
+        };
+        let data = &mut self.data;
+        if let Some(scale) = opts.scale {
             for (k, x) in data.iter_mut().enumerate() {
                 let y = *x / scale;
                 if !(0.0..=1.0).contains(&y) {
@@ -212,34 +253,23 @@ pub(crate) fn read(path: &Path, opts: &CsvOptions) -> Result<Dataset> {
                 }
                 *x = y;
             }
+        } else if let Some(k) = data.iter().position(|x| !(0.0..=1.0).contains(x)) {
+            let x = data[k];
+            let what = if x < 0.0 {
+                format!("value {x} is negative: values must lie in [0, 1]")
+            } else {
+                let max = data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                format!(
+                    "value {x} is outside [0, 1] and no scale was given; the largest value \
+                     is {max}: set a scale to divide by (e.g. CsvOptions {{ scale: \
+                     Some({:.1}), .. }})",
+                    suggest_scale(max)
+                )
+            };
+            return Err(Error::format(path, locate(k), what));
         }
-        None => {
-            if let Some(k) = data.iter().position(|x| !(0.0..=1.0).contains(x)) {
-                let x = data[k];
-                let what = if x < 0.0 {
-                    format!("value {x} is negative: values must lie in [0, 1]")
-                } else {
-                    let max = data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    format!(
-                        "value {x} is outside [0, 1] and no scale was given; the largest value \
-                         is {max}: set a scale to divide by (e.g. CsvOptions {{ scale: \
-                         Some({:.1}), .. }})",
-                        suggest_scale(max)
-                    )
-                };
-                return Err(Error::format(path, locate(k), what));
-            }
-        }
+        Ok(())
     }
-
-    Ok(Dataset::from_parts(
-        data,
-        n_samples,
-        n_features,
-        opts.label_column.map(|_| labels),
-        None,
-        display_name(path),
-    ))
 }
 
 /// Writes a data set as CSV: one sample per line, values in [0, 1] (shortest exact decimal
@@ -284,3 +314,17 @@ impl Dataset {
         write(self, path)
     }
 }
+
+checked_builder!(
+    /// Builder of [`CsvOptions`] (starts from the defaults; `build()` checks every value).
+    CsvOptionsBuilder for CsvOptions {
+        /// Skip the first (non-blank) line.
+        has_header: bool,
+        /// The column holding integer class labels 0..255, if any.
+        label_column: Option<LabelColumn>,
+        /// Divide every value by this.
+        scale: Option<f64>,
+        /// The field separator (`b','`; `b'\t'` for TSV, `b';'`, ...).
+        delimiter: u8,
+    }
+);

@@ -114,6 +114,17 @@ fn parse_header(bytes: &[u8], path: &Path, kind: &str, ndims: &[u8]) -> Result<H
         ));
     }
     let header_len = 4 + 4 * ndim as usize;
+    let dims = read_dims(bytes, path, ndim as usize)?;
+    check_payload_length(bytes, path, &dims, header_len)?;
+    Ok(Header {
+        dims,
+        payload_start: header_len,
+    })
+}
+
+/// The `ndim` dimensions after the magic number, each nonzero.
+fn read_dims(bytes: &[u8], path: &Path, ndim: usize) -> Result<Vec<usize>> {
+    let header_len = 4 + 4 * ndim;
     if bytes.len() < header_len {
         return Err(Error::format(
             path,
@@ -124,7 +135,7 @@ fn parse_header(bytes: &[u8], path: &Path, kind: &str, ndims: &[u8]) -> Result<H
             ),
         ));
     }
-    let dims: Vec<usize> = (0..ndim as usize)
+    let dims: Vec<usize> = (0..ndim)
         .map(|k| be_u32(bytes, 4 + 4 * k) as usize)
         .collect();
     if let Some(k) = dims.iter().position(|&d| d == 0) {
@@ -134,6 +145,17 @@ fn parse_header(bytes: &[u8], path: &Path, kind: &str, ndims: &[u8]) -> Result<H
             format!("dimension {} is zero ({})", k + 1, dims_text(&dims)),
         ));
     }
+    Ok(dims)
+}
+
+/// Checks that the payload after the `header_len`-byte header holds exactly the bytes the
+/// dimensions declare.
+fn check_payload_length(
+    bytes: &[u8],
+    path: &Path,
+    dims: &[usize],
+    header_len: usize,
+) -> Result<()> {
     let payload = dims
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
@@ -142,7 +164,7 @@ fn parse_header(bytes: &[u8], path: &Path, kind: &str, ndims: &[u8]) -> Result<H
             Error::format(
                 path,
                 "byte 4",
-                format!("dimensions {} overflow", dims_text(&dims)),
+                format!("dimensions {} overflow", dims_text(dims)),
             )
         })?;
     let expected_len = header_len + payload;
@@ -155,7 +177,7 @@ fn parse_header(bytes: &[u8], path: &Path, kind: &str, ndims: &[u8]) -> Result<H
                 "payload truncated: the header (byte 4) declares {} = {payload} bytes after the \
                  {header_len}-byte header, found {found} (expected a file of {expected_len} bytes, \
                  found {})",
-                dims_text(&dims),
+                dims_text(dims),
                 bytes.len()
             ),
         ));
@@ -168,14 +190,11 @@ fn parse_header(bytes: &[u8], path: &Path, kind: &str, ndims: &[u8]) -> Result<H
                 "{} unexpected bytes after the payload: the header (byte 4) declares {} = \
                  {payload} bytes, found {found} (expected a file of {expected_len} bytes)",
                 bytes.len() - expected_len,
-                dims_text(&dims)
+                dims_text(dims)
             ),
         ));
     }
-    Ok(Header {
-        dims,
-        payload_start: header_len,
-    })
+    Ok(())
 }
 
 /// Decodes IDX image bytes into a data set, dividing each byte by `scale`.

@@ -51,6 +51,7 @@ use rand::Rng as _;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::checked::checked_builder;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -627,3 +628,17 @@ simd_dispatch! {
         }
     }
 }
+
+checked_builder!(
+    /// Builder of [`AisConfig`] (starts from the defaults; `build()` checks every value).
+    AisConfigBuilder for AisConfig {
+        /// Temperatures (default: the standard 14 500).
+        schedule: BetaSchedule,
+        /// Number of independent runs `M` (default 100, at least 2).
+        runs: usize,
+        /// Runs per chunk (default 50).
+        chunk_runs: usize,
+        /// Seed of all random draws.
+        seed: u64,
+    }
+);

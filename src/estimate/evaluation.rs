@@ -32,11 +32,12 @@
 //! # Ok::<(), emf_rbm::Error>(())
 //! ```
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::checked::checked_builder;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::estimate::ais::{Ais, AisBase, AisConfig};
@@ -48,7 +49,6 @@ use crate::persist::json_float;
 use crate::rbm::Rbm;
 use crate::rng;
 use crate::tap::{SolverOptions, TapOrder};
-use crate::train::config::checked_builder;
 
 /// Settings of [`Evaluation::run`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -213,6 +213,54 @@ pub struct Evaluation {
     pub ais: Option<AisScore>,
 }
 
+/// The TAP ln Z estimate at every order from the rows `starts`, and the log-likelihood it
+/// implies when the mean free energy `f` of the data is known.
+fn tap_scores<T: Float>(
+    rbm: &Rbm<T>,
+    starts: MatRef<'_, T>,
+    f: Option<f64>,
+    opts: &EvalOptions,
+) -> Result<Vec<TapScore>> {
+    let tol = opts.tap_solver.tolerance;
+    let mut tap = Vec::new();
+    for order in TapOrder::ALL {
+        let est = tap::log_partition(rbm, order, starts, &opts.tap_solver)?;
+        tap.push(TapScore {
+            order,
+            ln_z: TapValue::from_estimate(&est, tol, est.ln_z),
+            log_likelihood: f.map(|f| TapValue::from_estimate(&est, tol, -f - est.ln_z)),
+        });
+    }
+    Ok(tap)
+}
+
+/// AIS ln Z (base rates from `data`, or from the model's visible biases without data) and
+/// the mean log-likelihood of the rows `v` it implies.
+fn ais_score<T: Float>(
+    rbm: &Rbm<T>,
+    data: Option<&Dataset>,
+    v: Option<&Mat<T>>,
+    cfg: &AisConfig,
+) -> Result<AisScore> {
+    let base = match data {
+        Some(d) => AisBase::from_data(d, 0.05)?,
+        None => AisBase::from_biases(rbm.a.iter().map(|x| x.as_f64()).collect())?,
+    };
+    let est = Ais::new(cfg.clone())?.estimate(rbm, &base)?;
+    let log_likelihood = match v {
+        Some(v) => {
+            let ll = est.log_likelihood(rbm, v.as_ref())?;
+            Some(Estimate::from_ais_log_likelihood(&ll, &est))
+        }
+        None => None,
+    };
+    Ok(AisScore {
+        ln_z: Estimate::from_ais(&est),
+        log_likelihood,
+        n_betas: est.n_betas,
+    })
+}
+
 impl Evaluation {
     /// Evaluates `rbm`, on `data` when given (its rows as they are: binarise first).
     pub fn run<T: Float>(rbm: &Rbm<T>, data: Option<&Dataset>, opts: &EvalOptions) -> Result<Self> {
@@ -257,36 +305,9 @@ impl Evaluation {
             None => model_draws(rbm, opts.tap_starts, opts.seed),
         };
         let f = scores.as_ref().map(|s| s.mean_free_energy);
-        let tol = opts.tap_solver.tolerance;
-        let mut tap = Vec::new();
-        for order in TapOrder::ALL {
-            let est = tap::log_partition(rbm, order, starts.as_ref(), &opts.tap_solver)?;
-            tap.push(TapScore {
-                order,
-                ln_z: TapValue::from_estimate(&est, tol, est.ln_z),
-                log_likelihood: f.map(|f| TapValue::from_estimate(&est, tol, -f - est.ln_z)),
-            });
-        }
+        let tap = tap_scores(rbm, starts.as_ref(), f, opts)?;
         let ais = match &opts.ais {
-            Some(cfg) => {
-                let base = match data {
-                    Some(d) => AisBase::from_data(d, 0.05)?,
-                    None => AisBase::from_biases(rbm.a.iter().map(|x| x.as_f64()).collect())?,
-                };
-                let est = Ais::new(cfg.clone())?.estimate(rbm, &base)?;
-                let log_likelihood = match &v {
-                    Some(v) => {
-                        let ll = est.log_likelihood(rbm, v.as_ref())?;
-                        Some(Estimate::from_ais_log_likelihood(&ll, &est))
-                    }
-                    None => None,
-                };
-                Some(AisScore {
-                    ln_z: Estimate::from_ais(&est),
-                    log_likelihood,
-                    n_betas: est.n_betas,
-                })
-            }
+            Some(cfg) => Some(ais_score(rbm, data, v.as_ref(), cfg)?),
             None => None,
         };
         Ok(Evaluation {

@@ -46,3 +46,107 @@ pub fn lattice_distance(
     let dc = d(p.1, q.1, cols) as f64;
     (dr * dr + dc * dc).sqrt()
 }
+
+/// A `rows x cols` lattice of units (row-major: unit `r * cols + c`), with or without
+/// periodic boundaries.
+///
+/// ```
+/// use emf_rbm::hamiltonian::LatticeShape;
+/// let s: LatticeShape = "2x3".parse().unwrap();
+/// assert_eq!((s.rows, s.cols, s.periodic), (2, 3, false));
+/// assert_eq!(LatticeShape::square(16, true), Some(LatticeShape { rows: 4, cols: 4, periodic: true }));
+/// assert_eq!(LatticeShape::square(15, false), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LatticeShape {
+    /// Rows of the lattice.
+    pub rows: usize,
+    /// Columns of the lattice.
+    pub cols: usize,
+    /// Minimum-image distances (a torus).
+    pub periodic: bool,
+}
+
+impl LatticeShape {
+    /// The square lattice of `n` units, when `n > 1` is a perfect square.
+    pub fn square(n: usize, periodic: bool) -> Option<Self> {
+        let r = (n as f64).sqrt().round() as usize;
+        (r * r == n && r > 1).then_some(LatticeShape {
+            rows: r,
+            cols: r,
+            periodic,
+        })
+    }
+
+    /// Number of sites.
+    pub fn n_sites(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// The distance between units `i` and `k` ([`lattice_distance`]).
+    pub fn distance(&self, i: usize, k: usize) -> f64 {
+        lattice_distance(
+            (i / self.cols, i % self.cols),
+            (k / self.cols, k % self.cols),
+            self.rows,
+            self.cols,
+            self.periodic,
+        )
+    }
+
+    /// Every pair `i < k` of a symmetric `n x n` pair-coupling matrix as (distance, value),
+    /// in the order (0, 1), (0, 2), ..., (1, 2), ...; an error when the matrix does not have
+    /// one row per site.
+    ///
+    /// ```
+    /// use emf_rbm::hamiltonian::LatticeShape;
+    /// let m = emf_rbm::faer::Mat::<f64>::from_fn(4, 4, |i, k| (i + k) as f64);
+    /// let pts = LatticeShape::square(4, false).unwrap().pairs_by_distance(m.as_ref()).unwrap();
+    /// assert_eq!(pts[0], (1.0, 1.0)); // units 0 and 1 are neighbours
+    /// assert_eq!(pts[2], (2f64.sqrt(), 3.0)); // units 0 and 3 are diagonal
+    /// ```
+    pub fn pairs_by_distance(&self, m: faer::MatRef<'_, f64>) -> crate::Result<Vec<(f64, f64)>> {
+        let n = self.n_sites();
+        if m.nrows() != n || m.ncols() != n {
+            return Err(crate::Error::Shape(format!(
+                "a {}x{} lattice has {n} sites, the coupling matrix is {} x {}",
+                self.rows,
+                self.cols,
+                m.nrows(),
+                m.ncols()
+            )));
+        }
+        let mut pts = Vec::with_capacity(n * n.saturating_sub(1) / 2);
+        for i in 0..n {
+            for k in i + 1..n {
+                pts.push((self.distance(i, k), m[(i, k)]));
+            }
+        }
+        Ok(pts)
+    }
+}
+
+impl std::str::FromStr for LatticeShape {
+    type Err = crate::Error;
+
+    /// `ROWSxCOLS`, open boundaries.
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let parsed = s.split_once('x').and_then(|(r, c)| {
+            Some((
+                r.trim().parse::<usize>().ok()?,
+                c.trim().parse::<usize>().ok()?,
+            ))
+        });
+        match parsed {
+            Some((rows, cols)) if rows > 0 && cols > 0 => Ok(LatticeShape {
+                rows,
+                cols,
+                periodic: false,
+            }),
+            _ => Err(crate::Error::param(
+                "shape",
+                format!("expected ROWSxCOLS with both at least 1, got `{s}`"),
+            )),
+        }
+    }
+}

@@ -32,6 +32,7 @@
 
 pub mod kernel;
 mod lattice;
+mod report;
 pub mod scalar;
 mod search;
 mod spin;
@@ -49,7 +50,8 @@ use crate::float::Float;
 use crate::linalg::softplus;
 use crate::rbm::Rbm;
 
-pub use lattice::{lattice_distance, lattice_neighbourhoods};
+pub use lattice::{lattice_distance, lattice_neighbourhoods, LatticeShape};
+pub use report::{CouplingReport, Listing};
 use search::triples_within;
 pub use search::{binomial, sort_by_magnitude, Subsets};
 pub use spin::SpinMethod;

@@ -373,37 +373,63 @@ pub(super) fn gauss_expect(x: &[f64], mean: f64, sd: f64, tol: f64) -> f64 {
     sum
 }
 
-/// The spin-basis pair matrix.
+/// The spin-basis pair matrix: per hidden unit, a Gaussian block average or the exact
+/// per-pair terms (as the method says), summed over the hidden units.
 pub(super) fn pair_matrix(ham: &EffectiveHamiltonian, method: &SpinMethod) -> Result<Mat<f64>> {
     method.validate()?;
-    let (nv, nh) = (ham.nv, ham.nh);
-    let tol = method.tol();
-    // Per hidden unit: Gaussian block kernel or exact per-pair terms.
-    let mut gauss_units = Vec::new();
-    let mut exact_units = Vec::new();
-    for j in 0..nh {
+    let (gauss_units, exact_units) = split_units(ham, method);
+    // rows[i][off]: the pair (i, i + 1 + off).
+    let mut rows: Vec<Vec<f64>> = (0..ham.nv).map(|i| vec![0.0; ham.nv - i - 1]).collect();
+    add_exact_pairs(ham, method, &exact_units, &mut rows)?;
+    let quad = Quad::new(method.tol());
+    for &j in &gauss_units {
+        if let Some(grid) = GaussGrid::new(ham, j, &quad)? {
+            rows.par_iter_mut()
+                .enumerate()
+                .with_min_len(1)
+                .for_each(|(i, row)| grid.add_row(i, row, method.tol()));
+        }
+    }
+    let mut m = Mat::zeros(ham.nv, ham.nv);
+    for (i, row) in rows.iter().enumerate() {
+        for (off, &v) in row.iter().enumerate() {
+            let k = i + 1 + off;
+            m[(i, k)] = v;
+            m[(k, i)] = v;
+        }
+    }
+    Ok(m)
+}
+
+/// The hidden units whose pair terms are Gaussian block averages, and those computed exactly.
+fn split_units(ham: &EffectiveHamiltonian, method: &SpinMethod) -> (Vec<usize>, Vec<usize>) {
+    let nv = ham.nv;
+    (0..ham.nh).partition(|&j| {
         let col = &ham.wt[j * nv..(j + 1) * nv];
         let support = col.iter().filter(|w| **w != 0.0).count();
-        let gaussian = match method {
+        match method {
             SpinMethod::Gaussian { .. } => true,
             SpinMethod::Hybrid { max_support, .. } => support > max_support + 2,
             _ => false,
-        };
-        if gaussian {
-            gauss_units.push(j);
-        } else {
-            exact_units.push(j);
         }
-    }
-    let mut rows: Vec<Vec<f64>> = (0..nv).map(|i| vec![0.0; nv - i - 1]).collect();
-    // Exact parts (enumeration, convolution, or hybrid with small supports): only pairs
-    // inside the support contribute.
+    })
+}
+
+/// Adds the exact parts (enumeration, convolution, or hybrid with small supports): only pairs
+/// inside a unit's support contribute. Rows in parallel.
+fn add_exact_pairs(
+    ham: &EffectiveHamiltonian,
+    method: &SpinMethod,
+    units: &[usize],
+    rows: &mut [Vec<f64>],
+) -> Result<()> {
+    let nh = ham.nh;
     let errors: Vec<Error> = rows
         .par_iter_mut()
         .enumerate()
         .with_min_len(1)
         .filter_map(|(i, row)| {
-            for &j in &exact_units {
+            for &j in units {
                 let wi = ham.w[i * nh + j];
                 if wi == 0.0 {
                     continue;
@@ -423,107 +449,125 @@ pub(super) fn pair_matrix(ham: &EffectiveHamiltonian, method: &SpinMethod) -> Re
             None
         })
         .collect();
-    if let Some(e) = errors.into_iter().next() {
-        return Err(e);
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    // Gaussian parts, hidden unit by hidden unit (fixed order), rows in parallel.
-    let quad = Quad::new(tol);
-    for &j in &gauss_units {
+}
+
+/// The quadrature of one hidden unit's Gaussian block average: its field `u ~ N(mean, var)`
+/// on a grid of nodes `u_q = mean + d_q`, and the factors `R_k(u_q)` of every visible unit.
+struct GaussGrid<'a> {
+    col: &'a [f64],
+    mean: f64,
+    var: f64,
+    /// Node spacing.
+    h: f64,
+    /// `u_q - mean`.
+    nodes: Vec<f64>,
+    /// `rtab[q * nv + k] = R_k(u_q)`.
+    rtab: Vec<f64>,
+    /// `w_k / 2`.
+    half_w: Vec<f64>,
+}
+
+impl<'a> GaussGrid<'a> {
+    /// The grid of hidden unit `j`, or `None` when its field is constant or the truncated
+    /// range is empty; an error when it would need too many nodes.
+    fn new(ham: &'a EffectiveHamiltonian, j: usize, quad: &Quad) -> Result<Option<Self>> {
+        let nv = ham.nv;
         let col = &ham.wt[j * nv..(j + 1) * nv];
-        let bj = ham.b[j];
-        let mean = bj + 0.5 * col.iter().sum::<f64>();
+        let mean = ham.b[j] + 0.5 * col.iter().sum::<f64>();
         let var = 0.25 * col.iter().map(|w| w * w).sum::<f64>();
         let sd = var.sqrt();
         if sd == 0.0 {
-            continue;
+            return Ok(None);
         }
         let wabs = col.iter().fold(0.0f64, |m, w| m.max(w.abs()));
         let h = quad.step(0.5 * sd);
         let lo = (mean - wabs - quad.z * sd).max(-2.0 * wabs - quad.lt - 5.0);
         let hi = (mean + wabs + quad.z * sd).min(2.0 * wabs + quad.lt + 5.0);
         if lo > hi {
-            continue;
+            return Ok(None);
         }
         check_nodes((hi - lo) / h + 1.0, j)?;
         let q0 = ((lo - mean) / h).ceil() as i64;
         let q1 = ((hi - mean) / h).floor() as i64;
-        let nodes: Vec<f64> = (q0..=q1).map(|q| q as f64 * h).collect(); // u - mean
-                                                                         // R[q][k] = R_k(u_q)
+        let nodes: Vec<f64> = (q0..=q1).map(|q| q as f64 * h).collect();
         let mut rtab = vec![0.0; nodes.len() * nv];
         rtab.par_chunks_mut(nv).zip(&nodes).for_each(|(row, &d)| {
             for (k, r) in row.iter_mut().enumerate() {
                 *r = scalar::r_factor(mean + d, col[k]);
             }
         });
-        let half_w: Vec<f64> = col.iter().map(|w| 0.5 * w).collect();
-        let inv_sqrt_2pi = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
-        rows.par_iter_mut()
-            .enumerate()
-            .with_min_len(1)
-            .for_each(|(i, row)| {
-                let wi = col[i];
-                let m = row.len();
-                if wi == 0.0 || m == 0 {
-                    return;
-                }
-                let ks = i + 1;
-                let mut inv2s2 = vec![0.0; m];
-                let mut norm = vec![0.0; m];
-                let mut special = vec![false; m];
-                for off in 0..m {
-                    let wk = col[ks + off];
-                    let v = var - 0.25 * (wi * wi + wk * wk);
-                    if wk == 0.0 || v < 0.25 * var || !v.is_finite() {
-                        special[off] = true;
-                        inv2s2[off] = 0.0;
-                        norm[off] = 0.0;
-                    } else {
-                        inv2s2[off] = 0.5 / v;
-                        norm[off] = h * inv_sqrt_2pi / v.sqrt();
-                    }
-                }
-                let mut acc = vec![0.0; m];
-                let mut low = vec![0.0; m];
-                for (qi, &d) in nodes.iter().enumerate() {
-                    let rq = &rtab[qi * nv..(qi + 1) * nv];
-                    if !rq[i].is_finite() {
-                        special.iter_mut().for_each(|s| *s = true);
-                        break;
-                    }
-                    kernel::gauss_pair_node(
-                        rq[i],
-                        &rq[ks..],
-                        d + half_w[i],
-                        &half_w[ks..],
-                        &inv2s2,
-                        &norm,
-                        &mut acc,
-                        &mut low,
-                    );
-                }
-                for off in 0..m {
-                    let wk = col[ks + off];
-                    if wk == 0.0 {
-                        continue;
-                    }
-                    let regular = !special[off] && low[off] >= -0.5 && acc[off].is_finite();
-                    let v = if regular {
-                        acc[off]
-                    } else {
-                        let rest_var = (var - 0.25 * (wi * wi + wk * wk)).max(0.0);
-                        gauss_expect(&[wi, wk], mean - 0.5 * (wi + wk), rest_var.sqrt(), tol)
-                    };
-                    row[off] += 0.25 * v;
-                }
-            });
+        let half_w = col.iter().map(|w| 0.5 * w).collect();
+        Ok(Some(GaussGrid {
+            col,
+            mean,
+            var,
+            h,
+            nodes,
+            rtab,
+            half_w,
+        }))
     }
-    let mut m = Mat::zeros(nv, nv);
-    for (i, row) in rows.iter().enumerate() {
-        for (off, &v) in row.iter().enumerate() {
-            let k = i + 1 + off;
-            m[(i, k)] = v;
-            m[(k, i)] = v;
+
+    /// Adds this unit's terms of the pairs `(i, k > i)` to `row` (`row[k - i - 1]`): the
+    /// vectorised node sums where every argument is regular, [`gauss_expect`] otherwise.
+    fn add_row(&self, i: usize, row: &mut [f64], tol: f64) {
+        let (col, var, nv) = (self.col, self.var, self.col.len());
+        let wi = col[i];
+        let m = row.len();
+        if wi == 0.0 || m == 0 {
+            return;
+        }
+        let ks = i + 1;
+        let inv_sqrt_2pi = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+        let mut inv2s2 = vec![0.0; m];
+        let mut norm = vec![0.0; m];
+        let mut special = vec![false; m];
+        for off in 0..m {
+            let wk = col[ks + off];
+            let v = var - 0.25 * (wi * wi + wk * wk);
+            if wk == 0.0 || v < 0.25 * var || !v.is_finite() {
+                special[off] = true;
+            } else {
+                inv2s2[off] = 0.5 / v;
+                norm[off] = self.h * inv_sqrt_2pi / v.sqrt();
+            }
+        }
+        let mut acc = vec![0.0; m];
+        let mut low = vec![0.0; m];
+        for (qi, &d) in self.nodes.iter().enumerate() {
+            let rq = &self.rtab[qi * nv..(qi + 1) * nv];
+            if !rq[i].is_finite() {
+                special.iter_mut().for_each(|s| *s = true);
+                break;
+            }
+            kernel::gauss_pair_node(
+                rq[i],
+                &rq[ks..],
+                d + self.half_w[i],
+                &self.half_w[ks..],
+                &inv2s2,
+                &norm,
+                &mut acc,
+                &mut low,
+            );
+        }
+        for off in 0..m {
+            let wk = col[ks + off];
+            if wk == 0.0 {
+                continue;
+            }
+            let regular = !special[off] && low[off] >= -0.5 && acc[off].is_finite();
+            let v = if regular {
+                acc[off]
+            } else {
+                let rest_var = (var - 0.25 * (wi * wi + wk * wk)).max(0.0);
+                gauss_expect(&[wi, wk], self.mean - 0.5 * (wi + wk), rest_var.sqrt(), tol)
+            };
+            row[off] += 0.25 * v;
         }
     }
-    Ok(m)
 }

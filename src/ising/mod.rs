@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use emf_rbm::ising::{exact_finite, sample_ising, IsingConfig};
-//! let out = sample_ising(&IsingConfig::new(6, 3.0, 400).with_seed(1)).unwrap();
+//! let out = sample_ising(&IsingConfig { seed: 1, ..IsingConfig::new(6, 3.0, 400) }).unwrap();
 //! let exact = exact_finite(6, 3.0).unwrap();
 //! let e = out.energy_per_site();
 //! assert!(e.z_score(exact.energy_per_site).abs() < 5.0);

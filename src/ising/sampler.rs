@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::lattice::IsingLattice;
 use super::statistics::{chain_mean, integrated_autocorrelation_time, Measurement};
+use crate::checked::checked_builder;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::rng::{stream_rng, Rng};
@@ -85,6 +86,14 @@ pub struct IsingConfig {
     pub wolff_per_sweep: Option<usize>,
 }
 
+impl Default for IsingConfig {
+    /// [`IsingConfig::new`] for 1000 samples of the 16 x 16 lattice at the critical
+    /// temperature.
+    fn default() -> Self {
+        IsingConfig::new(16, super::CRITICAL_TEMPERATURE, 1000)
+    }
+}
+
 impl IsingConfig {
     /// Defaults: Wolff, 1000 burn-in sweeps per chain, 2000-sweep pilot, samples every
     /// `5 tau_int` sweeps, 4 chains, seed 0.
@@ -102,36 +111,6 @@ impl IsingConfig {
             chains: 4,
             wolff_per_sweep: None,
         }
-    }
-
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Sets the algorithm.
-    pub fn with_algorithm(mut self, algorithm: IsingAlgorithm) -> Self {
-        self.algorithm = algorithm;
-        self
-    }
-
-    /// Sets the number of chains.
-    pub fn with_chains(mut self, chains: usize) -> Self {
-        self.chains = chains;
-        self
-    }
-
-    /// Sets the burn-in sweeps per chain.
-    pub fn with_burn_in(mut self, burn_in: usize) -> Self {
-        self.burn_in = burn_in;
-        self
-    }
-
-    /// Sets the sweeps between samples (`None`: from the autocorrelation time).
-    pub fn with_spacing(mut self, spacing: Option<usize>) -> Self {
-        self.spacing = spacing;
-        self
     }
 
     /// Estimated memory of [`sample_ising`]: the samples twice (per chain, then merged; 8
@@ -277,7 +256,7 @@ impl Sweep {
 ///
 /// ```
 /// use emf_rbm::ising::{IsingConfig, sample_ising};
-/// let out = sample_ising(&IsingConfig::new(8, 3.0, 50).with_seed(1)).unwrap();
+/// let out = sample_ising(&IsingConfig { seed: 1, ..IsingConfig::new(8, 3.0, 50) }).unwrap();
 /// assert_eq!(out.dataset.n_features(), 64);
 /// assert!(out.dataset.as_slice().iter().all(|&x| x == 0.0 || x == 1.0));
 /// assert!(out.wolff_per_sweep >= 1);
@@ -433,3 +412,31 @@ fn run_chain(
     }
     out
 }
+
+checked_builder!(
+    /// Builder of [`IsingConfig`] (starts from the defaults; `build()` checks every value).
+    IsingConfigBuilder for IsingConfig {
+        /// Side `L` of the periodic lattice.
+        size: usize,
+        /// Temperature `T` (`J = k_B = 1`).
+        temperature: f64,
+        /// Number of samples.
+        samples: usize,
+        /// Seed.
+        seed: u64,
+        /// Markov chain.
+        algorithm: IsingAlgorithm,
+        /// Equilibration sweeps of every chain (and of the pilot chain) before it is measured.
+        burn_in: usize,
+        /// Length (sweeps) of the pilot run that measures the autocorrelation time.
+        pilot: usize,
+        /// Sweeps between samples; `None`: `ceil(spacing_factor * tau_int)`, at least 1.
+        spacing: Option<usize>,
+        /// Samples are separated by this many integrated autocorrelation times.
+        spacing_factor: f64,
+        /// Independent chains run in parallel (each from its own random start and stream, so.
+        chains: usize,
+        /// Wolff updates per sweep; `None`: `ceil(N / mean cluster size)` measured in the pilot.
+        wolff_per_sweep: Option<usize>,
+    }
+);

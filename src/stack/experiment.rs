@@ -120,8 +120,10 @@ impl IsingExperiment {
             return Err(Error::param("samples", "need at least 4 Ising samples"));
         }
         let t0 = Instant::now();
-        let cfg =
-            IsingConfig::new(self.size, self.temperature, self.samples).with_seed(self.ising_seed);
+        let cfg = IsingConfig {
+            seed: self.ising_seed,
+            ..IsingConfig::new(self.size, self.temperature, self.samples)
+        };
         let ising = sample_ising(&cfg)?;
         let (train, held_out) = ising
             .dataset

@@ -6,6 +6,7 @@ use rand::seq::SliceRandom;
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
+use crate::checked::checked_builder;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::estimate::ais::{Ais, AisBase, AisConfig};
@@ -307,3 +308,23 @@ pub(crate) fn bootstrap_gap_stderr(
 pub(crate) fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len().max(1) as f64
 }
+
+checked_builder!(
+    /// Builder of [`FreeEnergyOptions`] (starts from the defaults; `build()` checks every value).
+    FreeEnergyOptionsBuilder for FreeEnergyOptions {
+        /// Rows of the training data (a fixed random subset) and of the held-out data (likewise).
+        subset: usize,
+        /// Bootstrap replicates of the gap's error bar (default 200; 0: no error bar).
+        bootstrap: usize,
+        /// Seed of the subsets, of the propagation's draws and of the bootstrap.
+        seed: u64,
+        /// Propagation between levels (`None`: the one the stack was trained with).
+        propagation: Option<Propagation>,
+        /// Exact ln Z when `min(n_visible, n_hidden) <= exact_max_units` (default 20).
+        exact_max_units: usize,
+        /// AIS for the layers too large to enumerate (`None`: no ln Z for them).
+        ais: Option<AisConfig>,
+        /// Summarise the coarse Hamiltonian's couplings of layers with at most this many hidden.
+        coarse_max_units: usize,
+    }
+);

@@ -142,6 +142,17 @@ impl StackReport {
 
     /// The printed tables: per layer, per level, and the Ising reference line.
     pub fn table(&self) -> String {
+        let mut table = self.layers_table();
+        table.push('\n');
+        table.push_str(&self.levels_table());
+        if let Some(line) = self.reference_line() {
+            table.push_str(&line);
+        }
+        table
+    }
+
+    /// The table of layers: free energies, gap, ln Z, NLL per unit, coarse pair couplings.
+    fn layers_table(&self) -> String {
         let mut table = format!(
             "{:>5} {:>6} {:>6} {:>11} {:>11} {:>9} {:>8} {:>11} {:>10} {:>10} {:>10}\n",
             "layer",
@@ -173,9 +184,16 @@ impl StackReport {
                 dash(l.coarse.as_ref().map(|c| c.pair_mean_abs)),
             );
         }
+        table
+    }
+
+    /// The table of levels: units, lattice, receptive-field radius, spin statistics and
+    /// couplings.
+    fn levels_table(&self) -> String {
+        let mut table = String::new();
         let _ = writeln!(
             table,
-            "\n{:>5} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "{:>5} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
             "level",
             "units",
             "lattice",
@@ -208,6 +226,12 @@ impl StackReport {
                 dash(o.coupling_nn_coarse),
             );
         }
+        table
+    }
+
+    /// The Ising reference line, when the data were Ising samples.
+    fn reference_line(&self) -> Option<String> {
+        let mut table = String::new();
         if let Some(r) = &self.reference {
             let _ = writeln!(
                 table,
@@ -225,7 +249,7 @@ impl StackReport {
                 r.nn_correlation_exact,
             );
         }
-        table
+        (!table.is_empty()).then_some(table)
     }
 
     /// The names of the files [`save`](Self::save) writes for a stack of `layers` layers

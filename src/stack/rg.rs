@@ -9,6 +9,7 @@
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use crate::checked::checked_builder;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::float::Float;
@@ -147,85 +148,123 @@ impl<T: Float> Stack<T> {
             .or_else(|| square_side(sizes[0]).map(|s| (s, s)));
         let mut out = Vec::with_capacity(sizes.len());
         for (level, rep) in reps.iter().enumerate() {
-            let n = sizes[level];
-            let (orientation, rf_radius, layout) = if level == 0 {
-                (
-                    vec![1.0; n],
-                    shape0.map(|_| 0.0),
-                    shape0.map(|(r, c)| CoarseLayout::identity(r, c)),
-                )
-            } else {
-                let rf = self.receptive_fields(level)?;
-                let orientation: Vec<f64> = (0..n)
-                    .map(|u| {
-                        let s: f64 = rf.col(u).iter().sum();
-                        if s < 0.0 {
-                            -1.0
-                        } else {
-                            1.0
-                        }
-                    })
-                    .collect();
-                let radius = shape0.map(|sh| {
-                    let r = receptive_field_radii(rf.as_ref(), sh, opts.periodic);
-                    r.iter().sum::<f64>() / n as f64
-                });
-                let layout = match (square_side(n), shape0, opts.layout) {
-                    (Some(s), Some(sh), Layout::ReceptiveField) => Some(
-                        CoarseLayout::from_receptive_fields(rf.as_ref(), sh, s, s, opts.periodic)?,
-                    ),
-                    (Some(s), _, _) => Some(CoarseLayout::identity(s, s)),
-                    _ => None,
-                };
-                (orientation, radius, layout)
-            };
-            let pairs = layout
+            let geometry = self.level_geometry(level, shape0, opts)?;
+            let pairs = geometry
+                .layout
                 .as_ref()
                 .map(|l| l.neighbour_pairs(opts.periodic))
                 .filter(|p| !p.is_empty());
-            let mut obs = spin_statistics(rep, &orientation, pairs.as_deref());
+            let mut obs = spin_statistics(rep, &geometry.orientation, pairs.as_deref());
             obs.level = level;
-            obs.lattice = layout.as_ref().map(|l| (l.rows, l.cols));
-            obs.layout = layout;
-            obs.rf_radius = rf_radius;
+            obs.lattice = geometry.layout.as_ref().map(|l| (l.rows, l.cols));
+            obs.layout = geometry.layout;
+            obs.rf_radius = geometry.rf_radius;
             if let (true, Some(all)) = (opts.couplings, pairs.as_deref()) {
-                let method = opts
-                    .spin_method
-                    .clone()
-                    .unwrap_or_else(|| SpinMethod::auto(n));
-                let keep = opts.max_coupling_pairs;
-                let pairs: Vec<(usize, usize)> = if all.len() > keep {
-                    (0..keep).map(|k| all[k * all.len() / keep]).collect()
-                } else {
-                    all.to_vec()
-                };
-                let oriented_mean = |ham: &EffectiveHamiltonian| -> Result<f64> {
-                    let subsets: Vec<Vec<usize>> = pairs.iter().map(|&(u, w)| vec![u, w]).collect();
-                    let c = ham.couplings_of(&subsets, Basis::Spin, &method)?;
-                    let s: f64 = pairs
-                        .iter()
-                        .zip(&c)
-                        .map(|(&(u, w), c)| orientation[u] * orientation[w] * c.value)
-                        .sum();
-                    Ok(s / pairs.len() as f64)
-                };
-                obs.coupling_pairs = pairs.len();
-                if level < self.n_layers() {
-                    obs.coupling_nn = Some(oriented_mean(&EffectiveHamiltonian::new(
-                        &self.layers[level],
-                    ))?);
-                }
-                if level > 0 {
-                    obs.coupling_nn_coarse = Some(oriented_mean(&EffectiveHamiltonian::hidden(
-                        &self.layers[level - 1],
-                    ))?);
-                }
-                obs.coupling_method = Some(method.to_string());
+                self.add_couplings(level, all, &geometry.orientation, opts, &mut obs)?;
             }
             out.push(obs);
         }
         Ok(out)
     }
+
+    /// Where the units of `level` sit: their orientation (the sign of their receptive
+    /// field's sum), the mean receptive-field radius and their lattice layout, when the data
+    /// has a lattice (`shape0`).
+    fn level_geometry(
+        &self,
+        level: usize,
+        shape0: Option<(usize, usize)>,
+        opts: &RgOptions,
+    ) -> Result<LevelGeometry> {
+        let n = self.sizes()[level];
+        if level == 0 {
+            return Ok(LevelGeometry {
+                orientation: vec![1.0; n],
+                rf_radius: shape0.map(|_| 0.0),
+                layout: shape0.map(|(r, c)| CoarseLayout::identity(r, c)),
+            });
+        }
+        let rf = self.receptive_fields(level)?;
+        let orientation: Vec<f64> = (0..n)
+            .map(|u| {
+                let s: f64 = rf.col(u).iter().sum();
+                if s < 0.0 {
+                    -1.0
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let rf_radius = shape0.map(|sh| {
+            let r = receptive_field_radii(rf.as_ref(), sh, opts.periodic);
+            r.iter().sum::<f64>() / n as f64
+        });
+        let layout = match (square_side(n), shape0, opts.layout) {
+            (Some(s), Some(sh), Layout::ReceptiveField) => Some(
+                CoarseLayout::from_receptive_fields(rf.as_ref(), sh, s, s, opts.periodic)?,
+            ),
+            (Some(s), _, _) => Some(CoarseLayout::identity(s, s)),
+            _ => None,
+        };
+        Ok(LevelGeometry {
+            orientation,
+            rf_radius,
+            layout,
+        })
+    }
+
+    /// The mean oriented nearest-neighbour spin couplings of `level` (over at most
+    /// `opts.max_coupling_pairs` of the bonds `all`, evenly spaced): of the Hamiltonian the
+    /// layer above learned, and of the coarse Hamiltonian of the layer below.
+    fn add_couplings(
+        &self,
+        level: usize,
+        all: &[(usize, usize)],
+        orientation: &[f64],
+        opts: &RgOptions,
+        obs: &mut LayerObservables,
+    ) -> Result<()> {
+        let method = opts
+            .spin_method
+            .clone()
+            .unwrap_or_else(|| SpinMethod::auto(self.sizes()[level]));
+        let keep = opts.max_coupling_pairs;
+        let pairs: Vec<(usize, usize)> = if all.len() > keep {
+            (0..keep).map(|k| all[k * all.len() / keep]).collect()
+        } else {
+            all.to_vec()
+        };
+        let oriented_mean = |ham: &EffectiveHamiltonian| -> Result<f64> {
+            let subsets: Vec<Vec<usize>> = pairs.iter().map(|&(u, w)| vec![u, w]).collect();
+            let c = ham.couplings_of(&subsets, Basis::Spin, &method)?;
+            let s: f64 = pairs
+                .iter()
+                .zip(&c)
+                .map(|(&(u, w), c)| orientation[u] * orientation[w] * c.value)
+                .sum();
+            Ok(s / pairs.len() as f64)
+        };
+        obs.coupling_pairs = pairs.len();
+        if level < self.n_layers() {
+            obs.coupling_nn = Some(oriented_mean(&EffectiveHamiltonian::new(
+                &self.layers[level],
+            ))?);
+        }
+        if level > 0 {
+            obs.coupling_nn_coarse = Some(oriented_mean(&EffectiveHamiltonian::hidden(
+                &self.layers[level - 1],
+            ))?);
+        }
+        obs.coupling_method = Some(method.to_string());
+        Ok(())
+    }
+}
+
+/// Orientation, receptive-field radius and layout of the units of one level.
+struct LevelGeometry {
+    orientation: Vec<f64>,
+    rf_radius: Option<f64>,
+    layout: Option<CoarseLayout>,
 }
 
 /// Magnetizations and nearest-neighbour correlations of the rows of `rep` as spins
@@ -301,6 +340,28 @@ fn spin_statistics(
         coupling_pairs: 0,
     }
 }
+
+checked_builder!(
+    /// Builder of [`RgOptions`] (starts from the defaults; `build()` checks every value).
+    RgOptionsBuilder for RgOptions {
+        /// How the data is carried up to each level (default: samples).
+        propagation: Propagation,
+        /// Seed of the subset and of the draws.
+        seed: u64,
+        /// Rows of the data used (a random subset when there are more; default 2000).
+        max_samples: usize,
+        /// How the units of levels above the data are placed on their coarse lattice.
+        layout: Layout,
+        /// Periodic boundaries (for the data's lattice and every coarse lattice; default true).
+        periodic: bool,
+        /// Compute the effective nearest-neighbour couplings (default true).
+        couplings: bool,
+        /// How spin-basis couplings are evaluated (`None`: [`SpinMethod::auto`]).
+        spin_method: Option<SpinMethod>,
+        /// At most this many nearest-neighbour bonds (evenly spaced in site order) enter the mean.
+        max_coupling_pairs: usize,
+    }
+);
 
 #[cfg(test)]
 mod tests {

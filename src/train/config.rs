@@ -207,42 +207,6 @@ pub struct TrainConfigBuilder {
     cfg: TrainConfig,
 }
 
-/// A checked builder for a configuration struct with a `Default` and a `validate()`: the
-/// builder starts from the default, has one setter per listed field, and `build()` validates.
-macro_rules! checked_builder {
-    ($(#[$doc:meta])* $builder:ident for $cfg:ident { $($(#[$m:meta])* $field:ident: $t:ty),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug)]
-        pub struct $builder {
-            cfg: $cfg,
-        }
-
-        impl $cfg {
-            /// A builder starting from the defaults; `build()` checks every value.
-            pub fn builder() -> $builder {
-                $builder { cfg: $cfg::default() }
-            }
-        }
-
-        impl $builder {
-            $(
-                $(#[$m])*
-                pub fn $field(mut self, value: $t) -> Self {
-                    self.cfg.$field = value;
-                    self
-                }
-            )*
-
-            /// Checks and returns the configuration.
-            pub fn build(self) -> $crate::error::Result<$cfg> {
-                self.cfg.validate()?;
-                Ok(self.cfg)
-            }
-        }
-    };
-}
-pub(crate) use checked_builder;
-
 macro_rules! setter {
     ($(#[$m:meta])* $name:ident: $t:ty) => {
         $(#[$m])*

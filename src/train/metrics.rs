@@ -57,6 +57,7 @@ use std::cell::OnceCell;
 use faer::MatRef;
 use serde::{Deserialize, Serialize};
 
+use crate::checked::checked_builder;
 use crate::error::{Error, Result};
 use crate::estimate::ais::{AisConfig, BetaSchedule};
 use crate::estimate::exact::MAX_ENUMERATED_UNITS;
@@ -65,7 +66,6 @@ use crate::float::Float;
 use crate::rbm::Rbm;
 use crate::rng::{stream_rng, Rng};
 use crate::tap::{SolverOptions, TapOrder};
-use crate::train::config::checked_builder;
 use crate::train::history::EpochRecord;
 use crate::train::keys;
 

@@ -5,6 +5,7 @@
 use faer::MatRef;
 use serde::{Deserialize, Serialize};
 
+use crate::checked::checked_builder;
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::rbm::Rbm;
@@ -233,3 +234,23 @@ impl<T: Float> TapPhase<T> {
         })
     }
 }
+
+checked_builder!(
+    /// Builder of [`TapConfig`] (starts from the defaults; `build()` checks every value).
+    TapConfigBuilder for TapConfig {
+        /// Expansion order (MF, TAP2, TAP3).
+        order: TapOrder,
+        /// Maximum fixed-point sweeps per parameter update (>= 1).
+        sweeps: usize,
+        /// Stop early once `max |dm| <= tolerance` (0: always run `sweeps` sweeps).
+        tolerance: f64,
+        /// Damping `d` in `[0, 1)`: `m <- d m_old + (1 - d) f(m)`.
+        damping: f64,
+        /// Keep the particles between minibatches ("P-TAP") instead of restarting at the data.
+        persistent: bool,
+        /// Which layer is updated first (or both in parallel).
+        update_order: UpdateOrder,
+        /// Exact per-unit solves or the fixed-point map (see [`UpdateRule`]).
+        rule: UpdateRule,
+    }
+);

@@ -10,13 +10,13 @@ use crate::float::Float;
 use crate::linalg::matmul;
 use crate::profile::{self, Section};
 use crate::rbm::Rbm;
-use crate::rng::{rng, stream_rng};
+use crate::rng::{rng, stream_rng, Rng};
 use crate::train::config::TrainConfig;
-use crate::train::history::History;
+use crate::train::history::{EpochRecord, History};
 use crate::train::metrics::{Cadence, Metric};
 use crate::train::monitor::Monitor;
 use crate::train::observer::Observer;
-use crate::train::optimizer::Optimizer;
+use crate::train::optimizer::{Optimizer, StepStats};
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
 
 /// Training stops with [`Error::Diverged`] at the end of an epoch in which a weight or bias
@@ -127,32 +127,8 @@ impl<T: Float> Trainer<T> {
     ) -> Result<Fitted<T>> {
         self.config.validate()?;
         let cfg = self.config.clone();
+        check_inputs(&cfg, &rbm, train, held_out)?;
         let (nv, nh) = (rbm.n_visible(), rbm.n_hidden());
-        let rows = train.n_samples() + held_out.map_or(0, |h| h.n_samples());
-        cfg.check_memory(nv, rows, std::mem::size_of::<T>())?;
-        if train.n_features() != nv {
-            return Err(Error::Shape(format!(
-                "training data has {} features but the model has {nv} visible units",
-                train.n_features()
-            )));
-        }
-        if let Some(h) = held_out {
-            if h.n_features() != nv {
-                return Err(Error::Shape(format!(
-                    "held-out data has {} features but the model has {nv} visible units",
-                    h.n_features()
-                )));
-            }
-        }
-        if train.n_samples() == 0 {
-            return Err(Error::param("data", "the training set is empty"));
-        }
-        if nh != cfg.n_hidden {
-            return Err(Error::Shape(format!(
-                "config asks for {} hidden units but the model has {nh}",
-                cfg.n_hidden
-            )));
-        }
         // Seed streams: 0 = init (used by `fit`), 1 = training, 2 and >= 1000 = monitor
         // (see `train::metrics`).
         let mut train_rng = stream_rng(cfg.seed, 1);
@@ -167,16 +143,9 @@ impl<T: Float> Trainer<T> {
                 .build::<T>(cfg.momentum, cfg.l1, cfg.l2, nv, nh)?,
         };
         let mut monitor = Monitor::new(&cfg, train, held_out, std::mem::take(&mut self.metrics))?;
-
         let n = train.n_samples();
-        let bs = cfg.batch_size.min(n);
-        let mut batches = Minibatches::new(n, bs)?;
-        let n_batches = batches.n_batches();
-        let mut batch = Mat::<T>::zeros(bs, nv);
-        let mut ph = Mat::<T>::zeros(bs, nh);
-        let mut hfield = Mat::<T>::zeros(bs, nh);
-        let mut grad = Gradient::<T>::zeros(nv, nh);
-
+        let mut batches = Minibatches::new(n, cfg.batch_size.min(n))?;
+        let mut work = Workspace::new(cfg.batch_size.min(n), nv, nh);
         let mut history = History {
             config: cfg.clone(),
             float: T::NAME.to_string(),
@@ -186,114 +155,227 @@ impl<T: Float> Trainer<T> {
             epochs_trained: 0,
         };
         for o in &mut self.observers {
-            o.on_start(cfg.epochs, n_batches);
+            o.on_start(cfg.epochs, batches.n_batches());
         }
-        let mut train_seconds = 0.0;
-        for epoch in 0..cfg.epochs {
+        for epoch in 1..=cfg.epochs {
             let t0 = Instant::now();
-            let lr = cfg.schedule.rate(cfg.learning_rate, epoch, cfg.epochs);
+            let lr = cfg.schedule.rate(cfg.learning_rate, epoch - 1, cfg.epochs);
             batches.shuffle(&mut train_rng);
-            let mut sweeps = (0usize, 0usize);
-            let mut residual_max: Option<f64> = None;
-            // The first step of this epoch whose parameters passed DIVERGENCE_LIMIT: reported
-            // at the end of the epoch, unless they become non-finite first.
-            let mut diverged: Option<(usize, f64)> = None;
-            for (step, idx) in batches.batches().enumerate() {
-                let rows = idx.len();
-                profile::timed(Section::Copy, || {
-                    train.fill_batch(idx, batch.as_mut().subrows_mut(0, rows))
-                });
-                let v = batch.as_ref().subrows(0, rows);
-                // Positive phase: <v P(h|v)>_data.
-                rbm.hidden_field_and_probs_into(
-                    v,
-                    hfield.as_mut().subrows_mut(0, rows),
-                    ph.as_mut().subrows_mut(0, rows),
-                );
-                let p = ph.as_ref().subrows(0, rows);
-                let inv = T::of(1.0 / rows as f64);
-                matmul(grad.w.as_mut(), Accum::Replace, v.transpose(), p, inv);
-                profile::timed(Section::Copy, || {
-                    col_means(v, &mut grad.a);
-                    col_means(p, &mut grad.b);
-                });
-                // Negative phase.
-                let positive = PositivePhase {
-                    batch: v,
-                    hidden_field: hfield.as_ref().subrows(0, rows),
-                    hidden_probs: p,
-                };
-                let rep: PhaseReport = phase.subtract_model_statistics_from(
-                    &rbm,
-                    positive,
-                    &mut grad,
-                    &mut train_rng,
-                )?;
-                if let Some(s) = rep.sweeps {
-                    sweeps.0 += s;
-                    sweeps.1 += 1;
-                }
-                if let Some(res) = rep.residual {
-                    residual_max = Some(residual_max.map_or(res, |m: f64| m.max(res)));
-                }
-                // The optimiser's pass over the parameters also gathers the checks.
-                let stats = optimizer.step(&mut rbm, &grad, lr);
-                if !stats.gradient_finite {
-                    return Err(Error::NonFinite {
-                        what: "gradient".into(),
-                        epoch: epoch + 1,
-                        step,
-                    });
-                }
-                let max_abs = stats.max_abs;
-                if !max_abs.is_finite() {
-                    return Err(Error::NonFinite {
-                        what: "parameters".into(),
-                        epoch: epoch + 1,
-                        step,
-                    });
-                }
-                if max_abs > DIVERGENCE_LIMIT && diverged.is_none() {
-                    diverged = Some((step, max_abs));
-                }
-                for o in &mut self.observers {
-                    o.on_step(epoch + 1, step);
-                }
-            }
-            if let Some((step, first)) = diverged {
-                return Err(Error::Diverged {
-                    max_abs: first.max(rbm.max_abs()),
-                    limit: DIVERGENCE_LIMIT,
-                    epoch: epoch + 1,
-                    step,
-                });
-            }
-            train_seconds += t0.elapsed().as_secs_f64();
-            history.train_seconds = train_seconds;
-            history.epochs_trained = epoch + 1;
-            if monitor.is_due(epoch + 1) {
-                let t1 = Instant::now();
-                let mut rec = monitor.measure(&rbm, epoch + 1)?;
-                rec.train_seconds = train_seconds;
-                rec.learning_rate = lr;
-                if sweeps.1 > 0 {
-                    rec.sweeps_mean = Some(sweeps.0 as f64 / sweeps.1 as f64);
-                }
-                rec.residual_max = residual_max;
-                for o in &mut self.observers {
-                    o.on_epoch(&rbm, &mut rec)?;
-                }
-                rec.monitor_seconds = t1.elapsed().as_secs_f64();
+            let mut run = EpochRun {
+                epoch,
+                lr,
+                rbm: &mut rbm,
+                phase: phase.as_mut(),
+                optimizer: optimizer.as_mut(),
+                observers: &mut self.observers,
+                rng: &mut train_rng,
+                work: &mut work,
+            };
+            let summary = run.train_epoch(train, &batches)?;
+            history.train_seconds += t0.elapsed().as_secs_f64();
+            history.epochs_trained = epoch;
+            if monitor.is_due(epoch) {
+                let rec = self.monitor_epoch(&mut monitor, &rbm, &history, lr, summary)?;
                 history.epochs.push(rec);
             }
             for o in &mut self.observers {
-                o.on_epoch_end(epoch + 1, &rbm)?;
+                o.on_epoch_end(epoch, &rbm)?;
             }
         }
         for o in &mut self.observers {
             o.on_end(&rbm, &history)?;
         }
         Ok(Fitted { rbm, history })
+    }
+
+    /// The record of a monitored epoch: the due metrics, the run's figures, the observers'
+    /// additions.
+    fn monitor_epoch(
+        &mut self,
+        monitor: &mut Monitor<T>,
+        rbm: &Rbm<T>,
+        history: &History,
+        lr: f64,
+        summary: EpochSummary,
+    ) -> Result<EpochRecord> {
+        let t1 = Instant::now();
+        let mut rec = monitor.measure(rbm, history.epochs_trained)?;
+        rec.train_seconds = history.train_seconds;
+        rec.learning_rate = lr;
+        rec.sweeps_mean = summary.sweeps_mean();
+        rec.residual_max = summary.residual_max;
+        for o in &mut self.observers {
+            o.on_epoch(rbm, &mut rec)?;
+        }
+        rec.monitor_seconds = t1.elapsed().as_secs_f64();
+        Ok(rec)
+    }
+}
+
+/// Refuses a model, training set or held-out set whose shapes do not fit the configuration.
+fn check_inputs<T: Float>(
+    cfg: &TrainConfig,
+    rbm: &Rbm<T>,
+    train: &Dataset,
+    held_out: Option<&Dataset>,
+) -> Result<()> {
+    let (nv, nh) = (rbm.n_visible(), rbm.n_hidden());
+    let rows = train.n_samples() + held_out.map_or(0, |h| h.n_samples());
+    cfg.check_memory(nv, rows, std::mem::size_of::<T>())?;
+    if train.n_features() != nv {
+        return Err(Error::Shape(format!(
+            "training data has {} features but the model has {nv} visible units",
+            train.n_features()
+        )));
+    }
+    if let Some(h) = held_out {
+        if h.n_features() != nv {
+            return Err(Error::Shape(format!(
+                "held-out data has {} features but the model has {nv} visible units",
+                h.n_features()
+            )));
+        }
+    }
+    if train.n_samples() == 0 {
+        return Err(Error::param("data", "the training set is empty"));
+    }
+    if nh != cfg.n_hidden {
+        return Err(Error::Shape(format!(
+            "config asks for {} hidden units but the model has {nh}",
+            cfg.n_hidden
+        )));
+    }
+    Ok(())
+}
+
+/// The buffers of one update, allocated once per run: the minibatch, its hidden fields and
+/// probabilities, the gradient.
+struct Workspace<T: Float> {
+    batch: Mat<T>,
+    hidden_field: Mat<T>,
+    hidden_probs: Mat<T>,
+    grad: Gradient<T>,
+}
+
+impl<T: Float> Workspace<T> {
+    fn new(batch_size: usize, nv: usize, nh: usize) -> Self {
+        Workspace {
+            batch: Mat::zeros(batch_size, nv),
+            hidden_field: Mat::zeros(batch_size, nh),
+            hidden_probs: Mat::zeros(batch_size, nh),
+            grad: Gradient::zeros(nv, nh),
+        }
+    }
+}
+
+/// What an epoch's updates report to the monitor.
+#[derive(Clone, Copy, Debug, Default)]
+struct EpochSummary {
+    /// Total fixed-point sweeps and the number of updates that reported sweeps (TAP).
+    sweeps: (usize, usize),
+    /// The largest final fixed-point residual of the epoch (TAP).
+    residual_max: Option<f64>,
+}
+
+impl EpochSummary {
+    fn add(&mut self, rep: PhaseReport) {
+        if let Some(s) = rep.sweeps {
+            self.sweeps.0 += s;
+            self.sweeps.1 += 1;
+        }
+        if let Some(res) = rep.residual {
+            self.residual_max = Some(self.residual_max.map_or(res, |m| m.max(res)));
+        }
+    }
+
+    fn sweeps_mean(&self) -> Option<f64> {
+        (self.sweeps.1 > 0).then(|| self.sweeps.0 as f64 / self.sweeps.1 as f64)
+    }
+}
+
+/// One epoch of updates: what it works on and with.
+struct EpochRun<'a, T: Float> {
+    /// 1-based.
+    epoch: usize,
+    lr: f64,
+    rbm: &'a mut Rbm<T>,
+    phase: &'a mut dyn NegativePhase<T>,
+    optimizer: &'a mut dyn Optimizer<T>,
+    observers: &'a mut Vec<Box<dyn Observer<T>>>,
+    rng: &'a mut Rng,
+    work: &'a mut Workspace<T>,
+}
+
+impl<T: Float> EpochRun<'_, T> {
+    /// Every minibatch of the (already shuffled) epoch. Parameters that become non-finite
+    /// stop the run at once; parameters past [`DIVERGENCE_LIMIT`] stop it at the end of the
+    /// epoch with the first step that passed it.
+    fn train_epoch(&mut self, train: &Dataset, batches: &Minibatches) -> Result<EpochSummary> {
+        let mut summary = EpochSummary::default();
+        let mut diverged: Option<(usize, f64)> = None;
+        for (step, idx) in batches.batches().enumerate() {
+            let (rep, stats) = self.update(train, idx)?;
+            summary.add(rep);
+            let non_finite = |what: &str| Error::NonFinite {
+                what: what.into(),
+                epoch: self.epoch,
+                step,
+            };
+            if !stats.gradient_finite {
+                return Err(non_finite("gradient"));
+            }
+            if !stats.max_abs.is_finite() {
+                return Err(non_finite("parameters"));
+            }
+            if stats.max_abs > DIVERGENCE_LIMIT && diverged.is_none() {
+                diverged = Some((step, stats.max_abs));
+            }
+            for o in self.observers.iter_mut() {
+                o.on_step(self.epoch, step);
+            }
+        }
+        if let Some((step, first)) = diverged {
+            return Err(Error::Diverged {
+                max_abs: first.max(self.rbm.max_abs()),
+                limit: DIVERGENCE_LIMIT,
+                epoch: self.epoch,
+                step,
+            });
+        }
+        Ok(summary)
+    }
+
+    /// One parameter update from the minibatch of rows `idx`: the positive phase
+    /// `<v P(h|v)>_data`, the negative phase subtracted from it, the optimiser's step.
+    fn update(&mut self, train: &Dataset, idx: &[usize]) -> Result<(PhaseReport, StepStats)> {
+        let rows = idx.len();
+        let w = &mut *self.work;
+        profile::timed(Section::Copy, || {
+            train.fill_batch(idx, w.batch.as_mut().subrows_mut(0, rows))
+        });
+        let v = w.batch.as_ref().subrows(0, rows);
+        self.rbm.hidden_field_and_probs_into(
+            v,
+            w.hidden_field.as_mut().subrows_mut(0, rows),
+            w.hidden_probs.as_mut().subrows_mut(0, rows),
+        );
+        let p = w.hidden_probs.as_ref().subrows(0, rows);
+        let inv = T::of(1.0 / rows as f64);
+        matmul(w.grad.w.as_mut(), Accum::Replace, v.transpose(), p, inv);
+        profile::timed(Section::Copy, || {
+            col_means(v, &mut w.grad.a);
+            col_means(p, &mut w.grad.b);
+        });
+        let positive = PositivePhase {
+            batch: v,
+            hidden_field: w.hidden_field.as_ref().subrows(0, rows),
+            hidden_probs: p,
+        };
+        let rep =
+            self.phase
+                .subtract_model_statistics_from(self.rbm, positive, &mut w.grad, self.rng)?;
+        let stats = self.optimizer.step(self.rbm, &w.grad, self.lr);
+        Ok((rep, stats))
     }
 }
 
