@@ -44,6 +44,7 @@ pub mod compare;
 pub mod data;
 pub mod error;
 pub mod estimate;
+pub mod fingerprint;
 pub mod float;
 pub mod linalg;
 pub mod memory;

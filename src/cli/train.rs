@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use emf_rbm::output::OutputPlan;
-use emf_rbm::persist::ModelFile;
+use emf_rbm::persist::{self, ModelFile};
 use emf_rbm::plot::Mosaic;
-use emf_rbm::train::{keys, Checkpoint, Fitted, Logger, Method, ProgressBar, Trainer};
+use emf_rbm::train::{keys, Checkpoint, Fitted, History, Logger, Method, ProgressBar, Trainer};
 use emf_rbm::{Error, Float, Result};
 
 use super::common::{
@@ -35,6 +35,15 @@ pub struct TrainArgs {
     /// to --out itself, and never over a file that exists before the run).
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    /// Continue the run saved in this checkpoint (written by --checkpoint-every) up to
+    /// --epochs epochs in all, bit for bit as if it had not stopped. Give the interrupted run's
+    /// flags: a checkpoint of other settings or data is refused.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Keep the wall times out of the model file (they are set to 0 and the file says so):
+    /// the same command and seed then write the same bytes.
+    #[arg(long)]
+    pub reproducible: bool,
     /// Write a filter mosaic PNG here (image data only).
     #[arg(long)]
     pub filters: Option<PathBuf>,
@@ -55,14 +64,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     let cfg = a.training.to_config(a.hidden, &a.method)?;
     let checkpoint = checkpoint(a)?;
-    let mut plan = output_file(OutputPlan::new().inputs(data_inputs(&a.data)?), &a.out);
-    if let Some(f) = &a.filters {
-        plan = plan.file(f);
-    }
-    if let Some(c) = &checkpoint {
-        plan = plan.file(c.path());
-    }
-    plan.check()?;
+    check_outputs(a, checkpoint.as_ref())?;
+    let resume_from = a
+        .resume
+        .as_deref()
+        .map(persist::load_model_file)
+        .transpose()?;
     let (train, held_out) = load_train_test(&a.data, &a.training)?;
     eprintln!(
         "training {} hidden units with {} on {} ({} x {}), held out {}",
@@ -85,8 +92,58 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     if let Some(c) = checkpoint {
         trainer = trainer.with_observer(c);
     }
-    let Fitted { rbm, history } = trainer.fit(&train, Some(&held_out))?;
-    write_model(&a.out, &ModelFile::new(&rbm, Some(&history)))?;
+    let Fitted { rbm, history } = match &resume_from {
+        Some(file) => trainer.resume(file, &train, Some(&held_out)),
+        None => trainer.fit(&train, Some(&held_out)),
+    }
+    .map_err(|e| match (&a.resume, e) {
+        (
+            Some(path),
+            Error::InvalidParameter {
+                name: "resume",
+                reason,
+            },
+        ) => Error::param("resume", format!("{}: {reason}", path.display())),
+        (_, e) => e,
+    })?;
+    let mut file = ModelFile::new(&rbm, Some(&history));
+    file.command = Some(command_line());
+    if a.reproducible {
+        file = file.reproducible();
+    }
+    write_model(&a.out, &file)?;
+    print_summary::<T>(&history);
+    if let Some(p) = &a.filters {
+        match train.image_shape() {
+            Some(shape) => {
+                Mosaic::filters(rbm.w.as_ref(), shape, 100)?.save(p)?;
+                eprintln!("filters written to {}", p.display());
+            }
+            None => eprintln!("--filters ignored: the data has no image shape"),
+        }
+    }
+    eprintln!("model written to {}", describe_output(&a.out));
+    Ok(())
+}
+
+/// Checks `--out`, `--filters`, the checkpoint and the inputs (data, `--resume`) before any
+/// work.
+fn check_outputs(a: &TrainArgs, checkpoint: Option<&Checkpoint>) -> Result<()> {
+    let mut plan = output_file(OutputPlan::new().inputs(data_inputs(&a.data)?), &a.out);
+    if let Some(r) = &a.resume {
+        plan = plan.input(r);
+    }
+    if let Some(f) = &a.filters {
+        plan = plan.file(f);
+    }
+    if let Some(c) = checkpoint.filter(|c| Some(c.path()) != a.resume.as_deref()) {
+        plan = plan.file(c.path());
+    }
+    plan.check()
+}
+
+/// The run's time and the last record's figures, on stderr.
+fn print_summary<T: Float>(history: &History) {
     eprintln!(
         "trained {} epochs in {:.2} s ({:.2} s per epoch, {})",
         history.epochs_trained,
@@ -114,20 +171,26 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
             f(last.get(&keys::FREE_ENERGY_GAP))
         );
     }
-    if let Some(p) = &a.filters {
-        match train.image_shape() {
-            Some(shape) => {
-                Mosaic::filters(rbm.w.as_ref(), shape, 100)?.save(p)?;
-                eprintln!("filters written to {}", p.display());
-            }
-            None => eprintln!("--filters ignored: the data has no image shape"),
-        }
-    }
-    eprintln!("model written to {}", describe_output(&a.out));
-    Ok(())
 }
 
-/// The `--checkpoint-every` observer, writing next to `--out` (which must then be a file).
+/// The command line, arguments separated by spaces (control characters escaped).
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| emf_rbm::error::escape_control(&a.to_string_lossy()).into_owned())
+        .collect();
+    let mut line = args.join(" ");
+    if let Some(first) = args.first() {
+        // The program by its name, not the path it was started from.
+        let name = std::path::Path::new(first)
+            .file_name()
+            .map_or_else(|| first.clone(), |n| n.to_string_lossy().into_owned());
+        line.replace_range(..first.len(), &name);
+    }
+    line
+}
+
+/// The `--checkpoint-every` observer, writing next to `--out` (which must then be a file);
+/// resumed from the checkpoint it would write, it replaces it.
 fn checkpoint(a: &TrainArgs) -> Result<Option<Checkpoint>> {
     let Some(every) = a.checkpoint_every else {
         return Ok(None);
@@ -139,5 +202,9 @@ fn checkpoint(a: &TrainArgs) -> Result<Option<Checkpoint>> {
              <stem>.checkpoint.json), not `-`",
         ));
     }
-    Checkpoint::new(every, Checkpoint::path_for(&a.out)).map(Some)
+    let path = Checkpoint::path_for(&a.out);
+    if a.resume.as_deref() == Some(path.as_path()) {
+        return Checkpoint::replacing(every, path).map(Some);
+    }
+    Checkpoint::new(every, path).map(Some)
 }

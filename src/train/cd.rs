@@ -9,6 +9,7 @@ use crate::linalg::matmul;
 use crate::rbm::{GibbsSampler, Rbm};
 use crate::rng::Rng;
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
+use crate::train::state::{find, StateArray};
 
 /// Subtracts the chain statistics `<v h>`, `<v>`, `<P(h|v)>` of the sampler from `grad`
 /// (Rao-Blackwellised: hidden probabilities rather than hidden samples).
@@ -148,5 +149,23 @@ impl<T: Float> NegativePhase<T> for PersistentCd<T> {
         chains.run(rbm, self.k, rng);
         subtract_chain_statistics(chains, grad);
         Ok(PhaseReport::default())
+    }
+
+    /// The chains' visible states (the next update starts from them), once started.
+    fn state(&self) -> Option<Vec<StateArray>> {
+        let chains = self.chains.as_ref()?;
+        Some(vec![StateArray::from_mat("chains", chains.visible())])
+    }
+
+    fn restore(&mut self, rbm: &Rbm<T>, state: Option<&[StateArray]>) -> Result<()> {
+        let Some(arrays) = state else {
+            self.chains = None;
+            return Ok(());
+        };
+        let v = find(arrays, "chains")?.to_mat::<T>(self.n_chains, self.nv)?;
+        let mut chains = GibbsSampler::try_new(rbm, self.n_chains)?;
+        chains.set_visible(v.as_ref());
+        self.chains = Some(chains);
+        Ok(())
     }
 }
