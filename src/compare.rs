@@ -264,6 +264,30 @@ impl<T: Float> Comparison<T> {
     }
 }
 
+/// The files [`Comparison::save`] writes into `dir` for runs named `names` (the method names,
+/// e.g. `cd1`), with the filter mosaics when `images` (the data has an image shape): for
+/// checking the outputs before training ([`crate::output::OutputPlan`]).
+///
+/// ```
+/// let files = emf_rbm::compare::output_files("out".as_ref(), &["cd1".to_string()], false);
+/// assert!(files.contains(&std::path::PathBuf::from("out/model_cd1.json")));
+/// ```
+pub fn output_files(dir: &Path, names: &[String], images: bool) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = ["ll_vs_epoch.png", "ll_vs_time.png", "table.txt"]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+    for name in names {
+        if images {
+            files.push(dir.join(format!("filters_{name}.png")));
+        }
+        for f in ["model_{}.json", "history_{}.json", "history_{}.csv"] {
+            files.push(dir.join(f.replace("{}", name)));
+        }
+    }
+    files
+}
+
 /// Settings of the built-in demo.
 #[derive(Clone, Debug)]
 pub struct DemoConfig {

@@ -1,21 +1,36 @@
 //! The crate's one error type. Every user-facing failure is a variant that says what was
 //! expected and where (file, offset, line) it was not found.
 
-use std::path::PathBuf;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong in emf-rbm.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An operating-system I/O failure on a named file.
-    #[error("{path}: {source}")]
+    #[error("{}: {}", shown(path), escape_control(&source.to_string()))]
     Io {
         /// The file that could not be read or written.
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An output path refused before (or while) writing: an output that is also an input, a
+    /// device or folder where a file is expected, a folder that does not accept new files.
+    #[error("output {}: {}", shown(path), escape_control(reason))]
+    Output {
+        /// The output path.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A file whose content does not follow its format.
-    #[error("{path}: {what} (at {location})")]
+    #[error(
+        "{}: {} (at {})",
+        shown(path),
+        escape_control(what),
+        escape_control(location)
+    )]
     Format {
         /// The offending file (or a description such as `<built-in digits>`).
         path: PathBuf,
@@ -25,10 +40,10 @@ pub enum Error {
         what: String,
     },
     /// Two arrays whose shapes do not fit together.
-    #[error("shape mismatch: {0}")]
+    #[error("shape mismatch: {}", escape_control(.0))]
     Shape(String),
     /// A hyper-parameter or argument outside its valid range.
-    #[error("invalid parameter `{name}`: {reason}")]
+    #[error("invalid parameter `{name}`: {}", escape_control(reason))]
     InvalidParameter {
         /// The parameter's name, as in the builder or the CLI flag.
         name: &'static str,
@@ -38,7 +53,8 @@ pub enum Error {
     /// A versioned file (model, stack, history...) written by an incompatible version of
     /// emf-rbm.
     #[error(
-        "{path}: unsupported {kind} version {found} (this build reads versions {oldest} to {expected})"
+        "{}: unsupported {kind} version {found} (this build reads versions {oldest} to {expected})",
+        shown(path)
     )]
     Version {
         /// The file.
@@ -105,7 +121,7 @@ pub enum Error {
         limit: u64,
     },
     /// JSON (de)serialisation failure on a named file.
-    #[error("{path}: invalid JSON: {source}")]
+    #[error("{}: invalid JSON: {}", shown(path), escape_control(&source.to_string()))]
     Json {
         /// The file.
         path: PathBuf,
@@ -113,13 +129,52 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// A plotting backend failure.
-    #[error("plot {path}: {message}")]
+    #[error("plot {}: {}", shown(path), escape_control(message))]
     Plot {
         /// Output file.
         path: PathBuf,
         /// Backend message.
         message: String,
     },
+}
+
+/// `text` with its control characters escaped, for messages that echo input (a CSV field, a
+/// JSON string, a file name): C0 and C1 controls, DEL and the bidirectional-text overrides
+/// become `\t`, `\n`, `\r` or `\u{..}`, so that no escape sequence from a file reaches the
+/// terminal raw. Every [`Error`] message goes through it; text without such characters is
+/// returned as it is.
+///
+/// ```
+/// use emf_rbm::error::escape_control;
+/// assert_eq!(escape_control("a\u{1b}[31mb\tc"), "a\\u{1b}[31mb\\tc");
+/// assert_eq!(escape_control("plain é"), "plain é");
+/// ```
+pub fn escape_control(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters (C0, DEL, C1) and the invisible bidirectional-text controls.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A path for a message, control characters escaped.
+fn shown(path: &Path) -> String {
+    escape_control(&path.display().to_string()).into_owned()
 }
 
 /// Result alias used throughout the crate.
@@ -144,6 +199,14 @@ impl Error {
             path: path.into(),
             location: location.into(),
             what: what.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Output`].
+    pub fn output(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Output {
+            path: path.into(),
+            reason: reason.into(),
         }
     }
 

@@ -1,24 +1,27 @@
-//! Saving and loading models: versioned JSON written atomically (temporary file + rename), and
+//! Saving and loading models: versioned JSON written atomically (through
+//! [`crate::output::write_atomic`], re-exported here), and
 //! NPZ export/import of `W` (`n_visible x n_hidden`), `a`, `b` for numpy users.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use npyz::WriterBuilder;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
 use crate::float::Float;
 use crate::rbm::{Rbm, RbmParams};
+use crate::train::state::TrainState;
 use crate::train::History;
 
 /// The `format` tag of model files.
 pub const MODEL_FORMAT: &str = "emf-rbm-model";
-/// The model file version this build writes (it also reads version 1, whose history had
-/// untyped per-epoch extras; see [`MODEL_FILE`]).
-pub const MODEL_VERSION: u32 = 2;
+/// The model file version this build writes (it also reads versions 1 and 2; see
+/// [`MODEL_FILE`]). Version 3 added the provenance (`tool`, `command`), the weights'
+/// checksum, the `reproducible` flag and the checkpoints' `train_state`.
+pub const MODEL_VERSION: u32 = 3;
 /// The `format` tag of history files.
 pub const HISTORY_FORMAT: &str = "emf-rbm-history";
 /// The history file version this build writes and reads.
@@ -33,6 +36,20 @@ pub struct ModelFile {
     pub version: u32,
     /// Float type the model was trained in (`f64`/`f32`); values are stored as f64.
     pub float: String,
+    /// The tool that wrote the file (`emf-rbm 0.1.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    /// The command line that produced the model, when written by the command-line tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// [`weights_checksum`] of `rbm`, set when the file is written and verified when it is
+    /// read (absent in files older than version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_checksum: Option<String>,
+    /// The history's wall times were left out (set to 0) so that the same run gives the same
+    /// bytes ([`ModelFile::reproducible`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reproducible: bool,
     /// The parameters.
     pub rbm: RbmParams,
     /// The training history (with its configuration), if the model was trained here.
@@ -41,6 +58,27 @@ pub struct ModelFile {
     /// Free-form provenance (e.g. `imported from weights.npz`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// In a checkpoint: what the run carries from one epoch to the next, for
+    /// [`Trainer::resume`](crate::train::Trainer::resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_state: Option<TrainState>,
+}
+
+/// The checksum of a model's parameters: a [`Fingerprint`] of the shape and of `w`, `a`, `b`
+/// as stored (16 hex digits). Not a security hash: it detects a damaged or edited value.
+pub fn weights_checksum(p: &RbmParams) -> String {
+    let mut f = Fingerprint::new();
+    f.add_len(p.n_visible);
+    f.add_len(p.n_hidden);
+    for values in [&p.w, &p.a, &p.b] {
+        f.add_f64s(values);
+    }
+    f.hex()
+}
+
+/// The tool and version written into model files.
+pub fn tool_version() -> String {
+    format!("emf-rbm {}", env!("CARGO_PKG_VERSION"))
 }
 
 impl ModelFile {
@@ -50,9 +88,45 @@ impl ModelFile {
             format: MODEL_FORMAT.into(),
             version: MODEL_VERSION,
             float: T::NAME.into(),
+            tool: Some(tool_version()),
+            command: None,
+            weights_checksum: None,
+            reproducible: false,
             rbm: RbmParams::from(rbm),
             history: history.cloned(),
             source: None,
+            train_state: None,
+        }
+    }
+
+    /// The same file with the history's wall times set to 0 and the `reproducible` flag: the
+    /// same run (seed, data, command) then gives the same bytes.
+    pub fn reproducible(mut self) -> Self {
+        self.history = self.history.map(History::without_timings);
+        self.reproducible = true;
+        self
+    }
+
+    /// The same file with the checksum of its current weights.
+    fn with_checksum(&self) -> ModelFile {
+        let mut f = self.clone();
+        f.weights_checksum = Some(weights_checksum(&f.rbm));
+        f
+    }
+
+    /// Refuses weights that do not match the stored checksum (when there is one).
+    pub fn verify_checksum(&self, path: &Path) -> Result<()> {
+        match &self.weights_checksum {
+            Some(stored) if *stored != weights_checksum(&self.rbm) => Err(Error::format(
+                path,
+                "field `weights_checksum`",
+                format!(
+                    "the weights do not match their checksum (stored {stored}, computed {}): \
+                     the file was damaged or edited",
+                    weights_checksum(&self.rbm)
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -60,35 +134,18 @@ impl ModelFile {
     pub fn rbm<T: Float>(&self) -> Result<Rbm<T>> {
         self.rbm.to_rbm()
     }
+
+    /// The file's bytes: indented JSON, as [`save_model_file`] writes them (for writing to
+    /// standard output or a buffer).
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec_pretty(&self.with_checksum()).map_err(|e| Error::Json {
+            path: "<model file>".into(),
+            source: e,
+        })
+    }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, then
-/// renamed over `path`. A reader never sees a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::param("path", format!("`{}` is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    Ok(())
-}
+pub use crate::output::write_atomic;
 
 /// A kind of versioned JSON file: its name in messages, its `format` tag and the versions this
 /// build writes and reads. Every versioned file of emf-rbm (model, stack, history) is a JSON
@@ -122,7 +179,9 @@ pub fn no_upgrade(_: &mut serde_json::Value, _: u32) -> std::result::Result<(), 
 }
 
 /// Model files ([`ModelFile`]). Version 1 files are read: their history (if any) is
-/// upgraded to the typed-metrics layout (per-epoch extras become scalar metrics).
+/// upgraded to the typed-metrics layout (per-epoch extras become scalar metrics). Version 2
+/// files have the same layout without the provenance fields (read as absent: no checksum to
+/// verify).
 pub const MODEL_FILE: FileKind = FileKind {
     name: "model file",
     format: MODEL_FORMAT,
@@ -249,16 +308,18 @@ pub fn save_rbm<T: Float>(path: &Path, rbm: &Rbm<T>, history: Option<&History>) 
 }
 
 /// Saves a [`ModelFile`] atomically.
+/// The checksum of the weights is written with them.
 pub fn save_model_file(path: &Path, file: &ModelFile) -> Result<()> {
-    write_versioned(path, file, true)
+    write_versioned(path, &file.with_checksum(), true)
 }
 
-/// Reads a model file, checking its format tag, version and shapes.
+/// Reads a model file, checking its format tag, version, shapes and the weights' checksum.
 pub fn load_model_file(path: &Path) -> Result<ModelFile> {
     let file: ModelFile = read_versioned(path, &MODEL_FILE)?;
     file.rbm
         .to_rbm::<f64>()
         .map_err(|e| Error::format(path, "field `rbm`", e.to_string()))?;
+    file.verify_checksum(path)?;
     Ok(file)
 }
 

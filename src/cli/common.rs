@@ -1,6 +1,11 @@
 //! Options shared by several subcommands.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
 use emf_rbm::data::Dataset;
+use emf_rbm::output::OutputPlan;
+use emf_rbm::persist::{self, ModelFile};
 use emf_rbm::{Error, Result};
 
 use super::training::TrainingArgs;
@@ -68,4 +73,47 @@ pub fn load_split(spec: &str) -> Result<(Dataset, Option<Dataset>)> {
         eprintln!("note: {note}");
     }
     Ok((train, test))
+}
+
+/// `-` as an output path: standard output. Accepted by the text outputs `train --out` and
+/// `import --out` (a model file's JSON); every other output is a file.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Adds `path` to the plan's outputs unless it is `-` (standard output).
+pub fn output_file(plan: OutputPlan, path: &Path) -> OutputPlan {
+    if is_stdout(path) {
+        plan
+    } else {
+        plan.file(path)
+    }
+}
+
+/// The files read by `--data` (none for `digits`).
+pub fn data_inputs(spec: &str) -> Result<Vec<PathBuf>> {
+    Dataset::input_files(spec)
+}
+
+/// Writes a model file to `out`, or to standard output when `out` is `-`.
+pub fn write_model(out: &Path, file: &ModelFile) -> Result<()> {
+    if !is_stdout(out) {
+        return persist::save_model_file(out, file);
+    }
+    let bytes = file.to_json()?;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&bytes)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Error::io("<standard output>", e))
+}
+
+/// Where `out` is described in messages.
+pub fn describe_output(out: &Path) -> String {
+    if is_stdout(out) {
+        "standard output".into()
+    } else {
+        out.display().to_string()
+    }
 }

@@ -4,11 +4,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use emf_rbm::compare::{compare_with, CompareOptions, Comparison};
+use emf_rbm::compare::{compare_with, output_files, CompareOptions, Comparison};
+use emf_rbm::output::OutputPlan;
 use emf_rbm::train::Method;
 use emf_rbm::{Error, Float, Result};
 
-use super::common::load_train_test;
+use super::common::{data_inputs, load_train_test};
 use super::training::TrainingArgs;
 
 /// Arguments of `compare`.
@@ -60,7 +61,15 @@ fn methods(a: &CompareArgs) -> Result<Vec<Method>> {
 fn run_typed<T: Float>(a: &CompareArgs) -> Result<()> {
     let methods = methods(a)?;
     let cfg = a.training.to_config(a.hidden, &methods[0])?;
+    let names: Vec<String> = methods.iter().map(|m| m.name()).collect();
+    let inputs = data_inputs(&a.data)?;
     let (train, held_out) = load_train_test(&a.data, &a.training)?;
+    let images = train.image_shape().is_some();
+    OutputPlan::new()
+        .inputs(inputs)
+        .folder(&a.out)
+        .files(output_files(&a.out, &names, images))
+        .check()?;
     eprintln!(
         "compare {} on {} ({} x {}, held out {}), {} hidden units, {} epochs, {}",
         methods

@@ -8,6 +8,7 @@ use serde::Serialize;
 use emf_rbm::hamiltonian::{
     Basis, CouplingReport, EffectiveHamiltonian, LatticeShape, Listing, SpinMethod,
 };
+use emf_rbm::output::OutputPlan;
 use emf_rbm::plot::couplings::{couplings_vs_distance, pair_heatmap};
 use emf_rbm::{persist, Error, Result};
 
@@ -117,6 +118,13 @@ pub fn run(args: &CouplingsArgs) -> Result<()> {
     } else {
         EffectiveHamiltonian::new(&rbm)
     };
+    if let Some(out) = &args.out {
+        OutputPlan::new()
+            .input(&args.model)
+            .file(out)
+            .file(distance_path(out))
+            .check()?;
+    }
     let basis: Basis = args.basis.parse()?;
     let method = parse_method(args, ham.n_units())?;
     let listing = match (args.all, args.top) {

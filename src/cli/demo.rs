@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use emf_rbm::compare::{demo, DemoConfig};
+use emf_rbm::compare::{demo, output_files, DemoConfig};
+use emf_rbm::output::OutputPlan;
 use emf_rbm::train::Method;
 use emf_rbm::Result;
 
@@ -46,6 +47,11 @@ pub fn run(a: &DemoArgs) -> Result<()> {
         "demo: built-in UCI digits (1797 x 64, binarised at 0.5, 20% held out), {} hidden units, {} epochs per method",
         cfg.n_hidden, cfg.epochs
     );
+    let names: Vec<String> = cfg.methods.iter().map(|m| m.name()).collect();
+    OutputPlan::new()
+        .folder(&a.out)
+        .files(output_files(&a.out, &names, true))
+        .check()?;
     let (cmp, train) = demo(&cfg, !a.quiet)?;
     println!(
         "\nlog-likelihood per held-out digit in nats (higher is better): exact; with ln Z\n\

@@ -8,6 +8,7 @@ use emf_rbm::ising::{
     exact_energy_per_site, exact_finite, exact_magnetization, sample_ising, IsingAlgorithm,
     IsingConfig, Measurement,
 };
+use emf_rbm::output::OutputPlan;
 use emf_rbm::Result;
 
 /// Arguments of `ising`.
@@ -55,6 +56,7 @@ pub fn run(args: &IsingArgs) -> Result<()> {
         .chains(args.chains)
         .burn_in(args.burn_in)
         .build()?;
+    OutputPlan::new().file(&args.out).check()?;
     let out = sample_ising(&cfg)?;
     out.dataset.write_idx(&args.out, None)?;
     let t = args.temperature;

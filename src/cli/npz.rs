@@ -4,8 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use emf_rbm::output::OutputPlan;
 use emf_rbm::persist::{self, ModelFile};
 use emf_rbm::Result;
+
+use super::common::{describe_output, output_file, write_model};
 
 /// Arguments of `export`.
 #[derive(Args, Debug)]
@@ -23,13 +26,14 @@ pub struct ImportArgs {
     /// Input NPZ file with arrays `W` (n_visible x n_hidden), `a`, `b`.
     #[arg(long)]
     pub npz: PathBuf,
-    /// Output model file.
+    /// Output model file (`-`: standard output).
     #[arg(long)]
     pub out: PathBuf,
 }
 
 /// Runs `export`.
 pub fn run_export(a: &ExportArgs) -> Result<()> {
+    OutputPlan::new().input(&a.model).file(&a.npz).check()?;
     let rbm = persist::load_rbm(&a.model)?;
     persist::export_npz(&a.npz, &rbm)?;
     eprintln!(
@@ -43,13 +47,14 @@ pub fn run_export(a: &ExportArgs) -> Result<()> {
 
 /// Runs `import`.
 pub fn run_import(a: &ImportArgs) -> Result<()> {
+    output_file(OutputPlan::new().input(&a.npz), &a.out).check()?;
     let rbm = persist::import_npz(&a.npz)?;
     let mut file = ModelFile::new(&rbm, None);
     file.source = Some(format!("imported from {}", a.npz.display()));
-    persist::save_model_file(&a.out, &file)?;
+    write_model(&a.out, &file)?;
     eprintln!(
         "wrote {} ({} visible x {} hidden)",
-        a.out.display(),
+        describe_output(&a.out),
         rbm.n_visible(),
         rbm.n_hidden()
     );

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use emf_rbm::faer::Mat;
+use emf_rbm::output::OutputPlan;
 use emf_rbm::plot::Mosaic;
 use emf_rbm::{persist, rng, Error, GibbsSampler, Result};
 
@@ -41,6 +42,7 @@ fn parse_shape(s: &str) -> Option<(usize, usize)> {
 
 /// Runs `sample`.
 pub fn run(a: &SampleArgs) -> Result<()> {
+    OutputPlan::new().input(&a.model).file(&a.out).check()?;
     let rbm = persist::load_rbm(&a.model)?;
     let nv = rbm.n_visible();
     let shape = match &a.shape {

@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 
 use emf_rbm::data::Dataset;
+use emf_rbm::output::OutputPlan;
 use emf_rbm::stack::{
     FreeEnergyOptions, IsingExperiment, Layout, Propagation, RgFlow, RgOptions, Stack, StackConfig,
     StackReport,
@@ -15,7 +16,7 @@ use emf_rbm::stack::{
 use emf_rbm::train::{Logger, Method, ProgressBar, Trainer};
 use emf_rbm::{Error, Float, Result};
 
-use super::common::load_train_test;
+use super::common::{data_inputs, load_train_test};
 use super::training::{TrainingArgs, DEFAULT_HELD_OUT};
 
 /// Arguments of `stack`.
@@ -181,44 +182,17 @@ fn prepare<T: Float>(a: &StackArgs, layer: usize, t: Trainer<T>) -> Trainer<T> {
 fn run_typed<T: Float>(a: &StackArgs) -> Result<()> {
     let cfg = stack_config(a)?;
     let (fe_opts, rg_opts) = analysis_options(a)?;
-    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
     if let Some(spec) = &a.data {
-        let (train, held_out) = load_train_test(spec, &a.training)?;
-        eprintln!(
-            "stack {:?} on {} ({} x {}), held out {}",
-            a.layers,
-            train.name(),
-            train.n_samples(),
-            train.n_features(),
-            held_out.n_samples()
-        );
-        let t0 = Instant::now();
-        let stack = Stack::<T>::fit_with(&cfg, &train, Some(&held_out), |l, t| prepare(a, l, t))?;
-        let train_s = t0.elapsed().as_secs_f64();
-        let t1 = Instant::now();
-        let fe = stack.free_energies(&train, &held_out, &fe_opts)?;
-        let obs = stack.rg_observables(&held_out, &rg_opts)?;
-        eprintln!(
-            "trained in {train_s:.1} s, analysed in {:.1} s",
-            t1.elapsed().as_secs_f64()
-        );
-        let report = StackReport::new(&stack, fe, obs, None);
-        print!("{}", report.table());
-        report.save(&a.out, &stack, input_shape(&train))?;
-        eprintln!("results written to {}", a.out.display());
-        return Ok(());
+        return run_on_data::<T>(a, spec, &cfg, &fe_opts, &rg_opts);
     }
     let held_out_fraction = a
         .training
         .held_out_fraction(false)?
         .unwrap_or(DEFAULT_HELD_OUT);
+    ising_outputs(a).check()?;
     let mut flow = RgFlow::default();
     for &t in &a.temperature {
-        let dir = if a.temperature.len() > 1 {
-            a.out.join(format!("T{t}"))
-        } else {
-            a.out.clone()
-        };
+        let dir = temperature_folder(a, t);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let mut exp = IsingExperiment::new(a.ising_size, t, a.samples, cfg.clone());
         exp.held_out_fraction = held_out_fraction;
@@ -254,6 +228,72 @@ fn run_typed<T: Float>(a: &StackArgs) -> Result<()> {
         eprintln!("RG flow across temperatures written to {}", a.out.display());
     }
     Ok(())
+}
+
+/// `stack --data`: one stack on a data set.
+fn run_on_data<T: Float>(
+    a: &StackArgs,
+    spec: &str,
+    cfg: &StackConfig,
+    fe_opts: &FreeEnergyOptions,
+    rg_opts: &RgOptions,
+) -> Result<()> {
+    let inputs = data_inputs(spec)?;
+    let (train, held_out) = load_train_test(spec, &a.training)?;
+    let names = StackReport::file_names(a.layers.len(), input_shape(&train).is_some());
+    OutputPlan::new()
+        .inputs(inputs)
+        .folder(&a.out)
+        .files(names.iter().map(|n| a.out.join(n)))
+        .check()?;
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::io(&a.out, e))?;
+    eprintln!(
+        "stack {:?} on {} ({} x {}), held out {}",
+        a.layers,
+        train.name(),
+        train.n_samples(),
+        train.n_features(),
+        held_out.n_samples()
+    );
+    let t0 = Instant::now();
+    let stack = Stack::<T>::fit_with(cfg, &train, Some(&held_out), |l, t| prepare(a, l, t))?;
+    let train_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let fe = stack.free_energies(&train, &held_out, fe_opts)?;
+    let obs = stack.rg_observables(&held_out, rg_opts)?;
+    eprintln!(
+        "trained in {train_s:.1} s, analysed in {:.1} s",
+        t1.elapsed().as_secs_f64()
+    );
+    let report = StackReport::new(&stack, fe, obs, None);
+    print!("{}", report.table());
+    report.save(&a.out, &stack, input_shape(&train))?;
+    eprintln!("results written to {}", a.out.display());
+    Ok(())
+}
+
+/// The folder of the stack at temperature `t`: `--out`, or its subfolder `T<t>` when there
+/// are several temperatures.
+fn temperature_folder(a: &StackArgs, t: f64) -> PathBuf {
+    if a.temperature.len() > 1 {
+        a.out.join(format!("T{t}"))
+    } else {
+        a.out.clone()
+    }
+}
+
+/// The folders and files of the Ising experiment (one stack per temperature, the RG flow).
+fn ising_outputs(a: &StackArgs) -> OutputPlan {
+    let mut plan = OutputPlan::new().folder(&a.out);
+    for &t in &a.temperature {
+        let dir = temperature_folder(a, t);
+        let names = StackReport::file_names(a.layers.len(), true);
+        plan = plan.folder(&dir).files(names.iter().map(|n| dir.join(n)));
+    }
+    if a.temperature.len() > 1 {
+        plan = plan.files(RgFlow::file_names().iter().map(|n| a.out.join(n)));
+    }
+    plan
 }
 
 /// The data's lattice: its image shape, or a square when the feature count is one.

@@ -4,12 +4,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use emf_rbm::persist;
+use emf_rbm::output::OutputPlan;
+use emf_rbm::persist::{self, ModelFile};
 use emf_rbm::plot::Mosaic;
-use emf_rbm::train::{keys, Checkpoint, Fitted, Logger, Method, ProgressBar, Trainer};
-use emf_rbm::{Float, Result};
+use emf_rbm::train::{keys, Checkpoint, Fitted, History, Logger, Method, ProgressBar, Trainer};
+use emf_rbm::{Error, Float, Result};
 
-use super::common::load_train_test;
+use super::common::{
+    data_inputs, describe_output, is_stdout, load_train_test, output_file, write_model,
+};
 use super::training::TrainingArgs;
 
 /// Arguments of `train`.
@@ -28,13 +31,23 @@ pub struct TrainArgs {
     pub method: Method,
     #[command(flatten)]
     pub training: TrainingArgs,
-    /// Save a checkpoint every N epochs (>= 1) to the output path.
+    /// Save a checkpoint every N epochs (>= 1) to `<stem of --out>.checkpoint.json` (never
+    /// to --out itself, and never over a file that exists before the run).
     #[arg(long)]
     pub checkpoint_every: Option<usize>,
+    /// Continue the run saved in this checkpoint (written by --checkpoint-every) up to
+    /// --epochs epochs in all, bit for bit as if it had not stopped. Give the interrupted run's
+    /// flags: a checkpoint of other settings or data is refused.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Keep the wall times out of the model file (they are set to 0 and the file says so):
+    /// the same command and seed then write the same bytes.
+    #[arg(long)]
+    pub reproducible: bool,
     /// Write a filter mosaic PNG here (image data only).
     #[arg(long)]
     pub filters: Option<PathBuf>,
-    /// Output model file.
+    /// Output model file (`-`: standard output). Written once, after the last epoch.
     #[arg(long, default_value = "model.json")]
     pub out: PathBuf,
 }
@@ -50,9 +63,12 @@ pub fn run(a: &TrainArgs) -> Result<()> {
 
 fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     let cfg = a.training.to_config(a.hidden, &a.method)?;
-    let checkpoint = a
-        .checkpoint_every
-        .map(|n| Checkpoint::new(n, a.out.clone()))
+    let checkpoint = checkpoint(a)?;
+    check_outputs(a, checkpoint.as_ref())?;
+    let resume_from = a
+        .resume
+        .as_deref()
+        .map(persist::load_model_file)
         .transpose()?;
     let (train, held_out) = load_train_test(&a.data, &a.training)?;
     eprintln!(
@@ -76,8 +92,58 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
     if let Some(c) = checkpoint {
         trainer = trainer.with_observer(c);
     }
-    let Fitted { rbm, history } = trainer.fit(&train, Some(&held_out))?;
-    persist::save_rbm(&a.out, &rbm, Some(&history))?;
+    let Fitted { rbm, history } = match &resume_from {
+        Some(file) => trainer.resume(file, &train, Some(&held_out)),
+        None => trainer.fit(&train, Some(&held_out)),
+    }
+    .map_err(|e| match (&a.resume, e) {
+        (
+            Some(path),
+            Error::InvalidParameter {
+                name: "resume",
+                reason,
+            },
+        ) => Error::param("resume", format!("{}: {reason}", path.display())),
+        (_, e) => e,
+    })?;
+    let mut file = ModelFile::new(&rbm, Some(&history));
+    file.command = Some(command_line());
+    if a.reproducible {
+        file = file.reproducible();
+    }
+    write_model(&a.out, &file)?;
+    print_summary::<T>(&history);
+    if let Some(p) = &a.filters {
+        match train.image_shape() {
+            Some(shape) => {
+                Mosaic::filters(rbm.w.as_ref(), shape, 100)?.save(p)?;
+                eprintln!("filters written to {}", p.display());
+            }
+            None => eprintln!("--filters ignored: the data has no image shape"),
+        }
+    }
+    eprintln!("model written to {}", describe_output(&a.out));
+    Ok(())
+}
+
+/// Checks `--out`, `--filters`, the checkpoint and the inputs (data, `--resume`) before any
+/// work.
+fn check_outputs(a: &TrainArgs, checkpoint: Option<&Checkpoint>) -> Result<()> {
+    let mut plan = output_file(OutputPlan::new().inputs(data_inputs(&a.data)?), &a.out);
+    if let Some(r) = &a.resume {
+        plan = plan.input(r);
+    }
+    if let Some(f) = &a.filters {
+        plan = plan.file(f);
+    }
+    if let Some(c) = checkpoint.filter(|c| Some(c.path()) != a.resume.as_deref()) {
+        plan = plan.file(c.path());
+    }
+    plan.check()
+}
+
+/// The run's time and the last record's figures, on stderr.
+fn print_summary<T: Float>(history: &History) {
     eprintln!(
         "trained {} epochs in {:.2} s ({:.2} s per epoch, {})",
         history.epochs_trained,
@@ -105,15 +171,40 @@ fn run_typed<T: Float>(a: &TrainArgs) -> Result<()> {
             f(last.get(&keys::FREE_ENERGY_GAP))
         );
     }
-    if let Some(p) = &a.filters {
-        match train.image_shape() {
-            Some(shape) => {
-                Mosaic::filters(rbm.w.as_ref(), shape, 100)?.save(p)?;
-                eprintln!("filters written to {}", p.display());
-            }
-            None => eprintln!("--filters ignored: the data has no image shape"),
-        }
+}
+
+/// The command line, arguments separated by spaces (control characters escaped).
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| emf_rbm::error::escape_control(&a.to_string_lossy()).into_owned())
+        .collect();
+    let mut line = args.join(" ");
+    if let Some(first) = args.first() {
+        // The program by its name, not the path it was started from.
+        let name = std::path::Path::new(first)
+            .file_name()
+            .map_or_else(|| first.clone(), |n| n.to_string_lossy().into_owned());
+        line.replace_range(..first.len(), &name);
     }
-    eprintln!("model written to {}", a.out.display());
-    Ok(())
+    line
+}
+
+/// The `--checkpoint-every` observer, writing next to `--out` (which must then be a file);
+/// resumed from the checkpoint it would write, it replaces it.
+fn checkpoint(a: &TrainArgs) -> Result<Option<Checkpoint>> {
+    let Some(every) = a.checkpoint_every else {
+        return Ok(None);
+    };
+    if is_stdout(&a.out) {
+        return Err(Error::param(
+            "checkpoint-every",
+            "needs a file --out (the checkpoint is written next to it as \
+             <stem>.checkpoint.json), not `-`",
+        ));
+    }
+    let path = Checkpoint::path_for(&a.out);
+    if a.resume.as_deref() == Some(path.as_path()) {
+        return Checkpoint::replacing(every, path).map(Some);
+    }
+    Checkpoint::new(every, path).map(Some)
 }

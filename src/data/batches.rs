@@ -58,6 +58,25 @@ impl Minibatches {
         self.order.chunks(self.batch_size)
     }
 
+    /// Replaces the current order (e.g. the one saved in a checkpoint); it must be a
+    /// permutation of `0..n_samples`.
+    pub fn set_order(&mut self, order: &[usize]) -> Result<()> {
+        let n = self.order.len();
+        let mut seen = vec![false; n];
+        let is_permutation = order.len() == n
+            && order
+                .iter()
+                .all(|&i| i < n && !std::mem::replace(&mut seen[i], true));
+        if !is_permutation {
+            return Err(Error::param(
+                "order",
+                format!("expected a permutation of the {n} sample indices"),
+            ));
+        }
+        self.order.copy_from_slice(order);
+        Ok(())
+    }
+
     /// The whole current order (a permutation of `0..n_samples`).
     pub fn order(&self) -> &[usize] {
         &self.order

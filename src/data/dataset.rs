@@ -173,6 +173,24 @@ impl Dataset {
         &self.data
     }
 
+    /// A 64-bit fingerprint of the values and shape ([`crate::fingerprint`]; not of the name,
+    /// the labels or the notes), recorded in the history of a model trained on this data and
+    /// compared when a run is resumed. 16 hex digits.
+    ///
+    /// ```
+    /// use emf_rbm::data::Dataset;
+    /// let d = Dataset::digits().binarize(0.5);
+    /// assert_eq!(d.fingerprint(), d.clone().fingerprint());
+    /// assert_ne!(d.fingerprint(), d.head(100).fingerprint());
+    /// ```
+    pub fn fingerprint(&self) -> String {
+        let mut f = crate::fingerprint::Fingerprint::new();
+        f.add_len(self.n_samples());
+        f.add_len(self.n_features());
+        f.add_f64s(self.as_slice());
+        f.hex()
+    }
+
     /// The class labels, one per sample, if any.
     pub fn labels(&self) -> Option<&[u8]> {
         self.labels.as_deref()

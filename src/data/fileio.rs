@@ -1,10 +1,9 @@
 //! File helpers shared by the readers and writers: whole-file reads with transparent gzip
-//! (detected by its magic bytes, not by the name) and atomic writes (temp file + rename).
+//! (detected by its magic bytes, not by the name) and gzip on writing through the atomic writer of [`crate::output`].
 
 use std::fs;
-use std::io::{BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{Read, Write};
+use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -123,50 +122,20 @@ pub(crate) fn has_gz_extension(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
-/// Writes a file atomically: the content goes to a temporary file in the same directory,
-/// which is then renamed over `path`. The content is gzip-compressed when the name ends in
-/// `.gz`. `fill` writes the (uncompressed) content.
+/// Writes a file through the atomic writer ([`crate::output::write_with`]), gzip-compressed
+/// when the name ends in `.gz`. `fill` writes the (uncompressed) content.
 pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::io(
-            path,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-    tmp_name.push(format!(".tmp{}-{unique}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-
-    let result = (|| -> std::io::Result<()> {
-        let file = fs::File::create(&tmp)?;
-        let mut buf = BufWriter::with_capacity(1 << 16, file);
-        if has_gz_extension(path) {
-            let mut gz = GzEncoder::new(&mut buf, Compression::default());
-            fill(&mut gz)?;
-            gz.finish()?;
+    let gz = has_gz_extension(path);
+    crate::output::write_with(path, |w| {
+        if gz {
+            let mut encoder = GzEncoder::new(w, Compression::default());
+            fill(&mut encoder)?;
+            encoder.finish().map(drop)
         } else {
-            fill(&mut buf)?;
+            fill(w)
         }
-        let file = buf.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        Ok(())
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
-    }
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io(path, e)
     })
 }

@@ -155,6 +155,24 @@ impl Dataset {
         Self::load_split_with(spec, &CsvOptions::default())
     }
 
+    /// The files a `--data` spec reads (images, sibling labels, the test split of a MNIST
+    /// folder; none for `digits`), for checking that no output overwrites them
+    /// ([`crate::output::OutputPlan::inputs`]).
+    pub fn input_files(spec: &str) -> Result<Vec<PathBuf>> {
+        let with_labels = |p: PathBuf| {
+            let labels = idx::find_sibling_labels(&p);
+            std::iter::once(p).chain(labels)
+        };
+        Ok(match resolve(spec)? {
+            Source::Digits => Vec::new(),
+            Source::Folder { train, test, .. } => with_labels(train)
+                .chain(test.into_iter().flat_map(with_labels))
+                .collect(),
+            Source::Csv(p) => vec![p],
+            Source::Idx(p) => with_labels(p).collect(),
+        })
+    }
+
     /// Like [`Dataset::load_split`], reading CSV files with `csv`.
     pub fn load_split_with(spec: &str, csv: &CsvOptions) -> Result<(Dataset, Option<Dataset>)> {
         match resolve(spec)? {

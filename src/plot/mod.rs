@@ -361,7 +361,9 @@ fn scale_for((r, c): (usize, usize)) -> u32 {
     (96 / m).clamp(2, 12) as u32
 }
 
-/// Saves through either backend, chosen by the file extension.
+/// Saves through either backend, chosen by the file extension. The figure is rendered in
+/// memory (an RGB buffer encoded as PNG, or an SVG string) and written through the atomic
+/// writer ([`crate::output::write_atomic`]): an old file is replaced whole or not at all.
 pub fn save_dyn(
     path: &Path,
     size: (u32, u32),
@@ -373,39 +375,60 @@ pub fn save_dyn(
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-    }
     let fix = |r: Result<()>| {
         r.map_err(|e| match e {
             Error::Plot { message, .. } => plot_err(path, message),
             other => other,
         })
     };
-    match ext.as_str() {
+    let bytes = match ext.as_str() {
         "svg" => {
             ensure_font();
-            let root = SVGBackend::new(path, size).into_drawing_area();
-            fix(svg(&root))?;
-            root.present().map_err(|e| plot_err(path, e))
+            let mut text = String::new();
+            {
+                let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+                fix(svg(&root))?;
+                root.present().map_err(|e| plot_err(path, e))?;
+            }
+            text.into_bytes()
         }
         "png" => {
             check_png(path, size)?;
             ensure_font();
-            let root = BitMapBackend::new(path, size).into_drawing_area();
-            fix(png(&root))?;
-            root.present().map_err(|e| plot_err(path, e))
+            let mut rgb = vec![0u8; 3 * size.0 as usize * size.1 as usize];
+            {
+                let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+                fix(png(&root))?;
+                root.present().map_err(|e| plot_err(path, e))?;
+            }
+            encode_png(path, &rgb, size)?
         }
-        other => Err(Error::param(
-            "path",
-            format!(
-                "`{}`: expected a .png or .svg file name, found extension `{other}`",
-                path.display()
-            ),
-        )),
+        other => {
+            return Err(Error::param(
+                "path",
+                format!(
+                    "`{}`: expected a .png or .svg file name, found extension `{other}`",
+                    path.display()
+                ),
+            ))
+        }
+    };
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
     }
+    crate::output::write_atomic(path, &bytes)
+}
+
+/// PNG bytes of an RGB buffer of `size` pixels.
+fn encode_png(path: &Path, rgb: &[u8], (w, h): (u32, u32)) -> Result<Vec<u8>> {
+    use image::ImageEncoder;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(rgb, w, h, image::ColorType::Rgb8)
+        .map_err(|e| plot_err(path, e))?;
+    Ok(out)
 }
 
 /// Largest side of a PNG, in pixels.

@@ -252,6 +252,25 @@ impl StackReport {
         (!table.is_empty()).then_some(table)
     }
 
+    /// The names of the files [`save`](Self::save) writes for a stack of `layers` layers
+    /// (with the receptive fields when `lattice`): for checking the outputs before training.
+    pub fn file_names(layers: usize, lattice: bool) -> Vec<String> {
+        let mut names: Vec<String> = [
+            "layers.csv",
+            "observables.csv",
+            "summary.json",
+            "stack.json",
+            "observables.png",
+            "free_energy.png",
+        ]
+        .map(String::from)
+        .to_vec();
+        if lattice {
+            names.extend((1..=layers).map(|l| format!("receptive_fields_layer{l}.png")));
+        }
+        names
+    }
+
     /// Writes into `dir`: `stack.json` (the stack), `layers.csv`, `observables.csv`,
     /// `summary.json` ([`to_json`](Self::to_json)), `observables.png`, `free_energy.png`, and
     /// with a lattice `shape` of the data the receptive fields of each level
@@ -359,6 +378,24 @@ impl StackReport {
     }
 }
 
+type Get = fn(&LayerObservables) -> Option<f64>;
+
+/// The charts of [`RgFlow::save`]: file name, label, value.
+const RG_FLOW_CHARTS: [(&str, &str, Get); 4] = [
+    ("rg_flow_magnetization.png", "|m| connected", |o| {
+        Some(o.magnetization_connected)
+    }),
+    ("rg_flow_nn_correlation.png", "<s s'> nn connected", |o| {
+        o.nn_connected
+    }),
+    ("rg_flow_coupling.png", "J_nn (model of level)", |o| {
+        o.coupling_nn
+    }),
+    ("rg_flow_coupling_coarse.png", "J_nn (coarse)", |o| {
+        o.coupling_nn_coarse
+    }),
+];
+
 /// RG observables of stacks trained at several Ising temperatures.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RgFlow {
@@ -397,27 +434,21 @@ impl RgFlow {
         csv
     }
 
+    /// The names of the files [`save`](Self::save) writes.
+    pub fn file_names() -> Vec<String> {
+        RG_FLOW_CHARTS
+            .iter()
+            .map(|(file, _, _)| file.to_string())
+            .chain(["rg_flow.csv".to_string()])
+            .collect()
+    }
+
     /// Writes `rg_flow.csv` and one chart per observable across temperatures into `dir`.
     pub fn save(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let p = dir.join("rg_flow.csv");
         write_atomic(&p, self.csv().as_bytes())?;
         let mut files = vec![p];
-        type Get = fn(&LayerObservables) -> Option<f64>;
-        let charts: [(&str, &str, Get); 4] = [
-            ("rg_flow_magnetization.png", "|m| connected", |o| {
-                Some(o.magnetization_connected)
-            }),
-            ("rg_flow_nn_correlation.png", "<s s'> nn connected", |o| {
-                o.nn_connected
-            }),
-            ("rg_flow_coupling.png", "J_nn (model of level)", |o| {
-                o.coupling_nn
-            }),
-            ("rg_flow_coupling_coarse.png", "J_nn (coarse)", |o| {
-                o.coupling_nn_coarse
-            }),
-        ];
-        for (file, label, get) in charts {
+        for (file, label, get) in RG_FLOW_CHARTS {
             let mut chart = LineChart::new(&format!("{label} per level"), "level", label);
             for (t, obs, _) in &self.points {
                 let pts: Vec<(f64, f64)> = obs

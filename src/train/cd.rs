@@ -10,6 +10,7 @@ use crate::linalg::{map_column_sums, matmul};
 use crate::rbm::{GibbsSampler, Rbm};
 use crate::rng::Rng;
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
+use crate::train::state::{find, StateArray};
 
 /// Subtracts the chain statistics `<v h>`, `<v>`, `<P(h|v)>` of the sampler from `grad`
 /// (Rao-Blackwellised: hidden probabilities rather than hidden samples).
@@ -230,6 +231,24 @@ impl<T: Float> NegativePhase<T> for PersistentCd<T> {
         self.stacked.weight_gradient(&positive, chains, grad);
         subtract_chain_means(chains, grad);
         Ok(PhaseReport::default())
+    }
+
+    /// The chains' visible states (the next update starts from them), once started.
+    fn state(&self) -> Option<Vec<StateArray>> {
+        let chains = self.chains.as_ref()?;
+        Some(vec![StateArray::from_mat("chains", chains.visible())])
+    }
+
+    fn restore(&mut self, rbm: &Rbm<T>, state: Option<&[StateArray]>) -> Result<()> {
+        let Some(arrays) = state else {
+            self.chains = None;
+            return Ok(());
+        };
+        let v = find(arrays, "chains")?.to_mat::<T>(self.n_chains, self.nv)?;
+        let mut chains = GibbsSampler::try_new(rbm, self.n_chains)?;
+        chains.set_visible(v.as_ref());
+        self.chains = Some(chains);
+        Ok(())
     }
 }
 

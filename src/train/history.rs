@@ -169,9 +169,24 @@ pub struct History {
     /// Number of epochs trained.
     #[serde(default)]
     pub epochs_trained: usize,
+    /// [`Dataset::fingerprint`](crate::data::Dataset::fingerprint) of the training data
+    /// (absent in files written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_fingerprint: Option<String>,
 }
 
 impl History {
+    /// The same history with every wall time set to 0 (the run's total, each record's
+    /// training and monitoring time): what a byte-reproducible model file keeps.
+    pub fn without_timings(mut self) -> Self {
+        self.train_seconds = 0.0;
+        for r in &mut self.epochs {
+            r.train_seconds = 0.0;
+            r.monitor_seconds = 0.0;
+        }
+        self
+    }
+
     /// The last record, if any.
     pub fn last(&self) -> Option<&EpochRecord> {
         self.epochs.last()
@@ -319,6 +334,7 @@ mod tests {
             data: "x".into(),
             epochs: vec![r.clone()],
             train_seconds: 0.0,
+            data_fingerprint: None,
             epochs_trained: 1,
         };
         let csv = h.to_csv();

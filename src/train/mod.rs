@@ -14,6 +14,7 @@ mod monitor;
 pub mod observer;
 pub mod optimizer;
 pub mod phase;
+pub mod state;
 pub mod tap;
 pub mod trainer;
 

@@ -2,13 +2,14 @@
 //! as in argmin: the loop calls them, they never drive it.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::Result;
 use crate::float::Float;
 use crate::rbm::Rbm;
 use crate::train::history::{EpochRecord, History};
 use crate::train::keys::MetricValue;
+use crate::train::state::Snapshot;
 
 /// Hooks called by [`Trainer`](crate::train::Trainer). All methods have empty defaults.
 pub trait Observer<T: Float> {
@@ -23,6 +24,12 @@ pub trait Observer<T: Float> {
     }
     /// After every epoch (1-based `epoch`), monitored or not, after `on_epoch`.
     fn on_epoch_end(&mut self, _epoch: usize, _rbm: &Rbm<T>) -> Result<()> {
+        Ok(())
+    }
+    /// After every epoch, after `on_epoch_end`: a view of the whole run (model, history,
+    /// generator, optimiser and negative-phase state) from which a checkpoint can be saved
+    /// ([`Snapshot::checkpoint_file`]).
+    fn on_snapshot(&mut self, _snapshot: &Snapshot<'_, T>) -> Result<()> {
         Ok(())
     }
     /// After the last epoch, with the complete history.
@@ -146,30 +153,92 @@ pub(crate) fn describe(v: &MetricValue) -> String {
     }
 }
 
-/// Saves the model (atomically) every `every` epochs to `path`, whether or not the epoch is
-/// monitored.
+/// Saves a checkpoint (atomically) every `every` epochs to its own file, whether or not the
+/// epoch is monitored: the model, the history so far and the run's state
+/// ([`Snapshot::checkpoint_file`]), from which [`Trainer::resume`](crate::train::Trainer::resume)
+/// continues. A checkpoint never replaces a file it did not write in this run: the path must
+/// not exist when the checkpoint is created, nor appear before its first write. The final
+/// model is saved elsewhere by the caller ([`Checkpoint::path_for`] names the checkpoint of a
+/// model path).
+///
+/// ```
+/// use std::path::Path;
+/// use emf_rbm::train::Checkpoint;
+/// assert_eq!(
+///     Checkpoint::path_for(Path::new("runs/k.json")),
+///     Path::new("runs/k.checkpoint.json")
+/// );
+/// ```
 pub struct Checkpoint {
     every: usize,
     path: PathBuf,
+    written: bool,
 }
 
 impl Checkpoint {
-    /// Checkpoints every `every` epochs (>= 1) to `path`.
+    /// Checkpoints every `every` epochs (>= 1) to `path`, which must not exist yet.
     pub fn new(every: usize, path: impl Into<PathBuf>) -> Result<Self> {
+        if every == 0 {
+            return Err(crate::Error::param("checkpoint_every", "must be >= 1"));
+        }
+        let path = path.into();
+        refuse_existing(&path)?;
+        Ok(Checkpoint {
+            every,
+            path,
+            written: false,
+        })
+    }
+
+    /// Checkpoints every `every` epochs to `path`, which may exist: the checkpoint a resumed
+    /// run continues from ([`Trainer::resume`](crate::train::Trainer::resume)), which this run
+    /// then replaces with its own.
+    pub fn replacing(every: usize, path: impl Into<PathBuf>) -> Result<Self> {
         if every == 0 {
             return Err(crate::Error::param("checkpoint_every", "must be >= 1"));
         }
         Ok(Checkpoint {
             every,
             path: path.into(),
+            written: true,
         })
+    }
+
+    /// The checkpoint file of the model file `model`: `<stem>.checkpoint.json` in its folder.
+    pub fn path_for(model: &Path) -> PathBuf {
+        let stem = model
+            .file_stem()
+            .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+        model.with_file_name(format!("{stem}.checkpoint.json"))
+    }
+
+    /// Where the checkpoints go.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
+/// Refuses a checkpoint path where something already exists (a dangling symlink included).
+fn refuse_existing(path: &Path) -> Result<()> {
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Err(crate::Error::output(
+            path,
+            "a checkpoint never replaces a file it did not write in this run, and this one \
+             exists: move it away or remove it first, or continue the run it holds with \
+             `train --resume`",
+        ));
+    }
+    Ok(())
+}
+
 impl<T: Float> Observer<T> for Checkpoint {
-    fn on_epoch_end(&mut self, epoch: usize, rbm: &Rbm<T>) -> Result<()> {
-        if epoch % self.every == 0 {
-            crate::persist::save_rbm(&self.path, rbm, None)?;
+    fn on_snapshot(&mut self, snapshot: &Snapshot<'_, T>) -> Result<()> {
+        if snapshot.epoch % self.every == 0 {
+            if !self.written {
+                refuse_existing(&self.path)?;
+            }
+            crate::persist::save_model_file(&self.path, &snapshot.checkpoint_file()?)?;
+            self.written = true;
         }
         Ok(())
     }

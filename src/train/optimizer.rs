@@ -31,6 +31,7 @@ use rayon::prelude::*;
 use crate::linalg::column_tasks;
 use crate::linalg::kernels::{self, MomentumStepStats};
 use crate::rbm::{Gradient, Rbm};
+use crate::train::state::{find, StateArray};
 
 /// A parameter-update rule. `grad` is an estimate of the log-likelihood gradient (an ascent
 /// direction: the positive phase minus the model statistics); `step` moves the parameters
@@ -43,6 +44,27 @@ pub trait Optimizer<T: Float>: Send {
 
     /// One update of `rbm` from `grad` at learning rate `lr`.
     fn step(&mut self, rbm: &mut Rbm<T>, grad: &Gradient<T>, lr: f64) -> StepStats;
+
+    /// What the optimiser carries from one step to the next (velocities, moments), saved in
+    /// checkpoints; `None` (the default) for a stateless rule. An optimiser with state must
+    /// implement this and [`restore`](Self::restore) for a resumed run to continue exactly.
+    fn state(&self) -> Option<Vec<StateArray>> {
+        None
+    }
+
+    /// Restores what [`state`](Self::state) returned. The default accepts only `None`.
+    fn restore(&mut self, state: Option<&[StateArray]>) -> Result<()> {
+        match state {
+            None => Ok(()),
+            Some(_) => Err(Error::param(
+                "resume",
+                format!(
+                    "the checkpoint holds an optimiser state that {} cannot restore",
+                    self.name()
+                ),
+            )),
+        }
+    }
 }
 
 /// What the trainer checks after every update (gathered by the optimiser in its own pass over
@@ -147,6 +169,28 @@ impl<T: Float> Sgd<T> {
 impl<T: Float> Optimizer<T> for Sgd<T> {
     fn name(&self) -> &'static str {
         "sgd"
+    }
+
+    /// The velocity of `W`, `a` and `b`.
+    fn state(&self) -> Option<Vec<StateArray>> {
+        let v = &self.velocity;
+        Some(vec![
+            StateArray::from_mat("velocity_w", v.w.as_ref()),
+            StateArray::from_slice("velocity_a", &v.a),
+            StateArray::from_slice("velocity_b", &v.b),
+        ])
+    }
+
+    fn restore(&mut self, state: Option<&[StateArray]>) -> Result<()> {
+        let (nv, nh) = (self.velocity.a.len(), self.velocity.b.len());
+        let Some(arrays) = state else {
+            self.velocity = Gradient::zeros(nv, nh);
+            return Ok(());
+        };
+        self.velocity.w = find(arrays, "velocity_w")?.to_mat(nv, nh)?;
+        self.velocity.a = find(arrays, "velocity_a")?.to_vec(nv)?;
+        self.velocity.b = find(arrays, "velocity_b")?.to_vec(nh)?;
+        Ok(())
     }
 
     fn step(&mut self, rbm: &mut Rbm<T>, grad: &Gradient<T>, lr: f64) -> StepStats {

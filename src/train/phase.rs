@@ -8,6 +8,7 @@ use crate::linalg::matmul;
 pub use crate::rbm::Gradient;
 use crate::rbm::Rbm;
 use crate::rng::Rng;
+use crate::train::state::StateArray;
 
 /// What a negative phase reports about one minibatch (for the monitor).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -71,6 +72,29 @@ pub trait NegativePhase<T: Float>: Send {
     ) -> Result<PhaseReport> {
         positive.weight_gradient_into(grad);
         self.subtract_model_statistics(rbm, positive.batch, grad, rng)
+    }
+
+    /// What this phase carries from one update to the next (persistent chains or
+    /// particles), saved in checkpoints; `None` (the default) for a phase that restarts at
+    /// the data every update. A phase with such state must implement this and
+    /// [`restore`](Self::restore) for a resumed run to continue exactly.
+    fn state(&self) -> Option<Vec<StateArray>> {
+        None
+    }
+
+    /// Restores what [`state`](Self::state) returned, before the first update of a resumed
+    /// run. The default accepts only `None`.
+    fn restore(&mut self, _rbm: &Rbm<T>, state: Option<&[StateArray]>) -> Result<()> {
+        match state {
+            None => Ok(()),
+            Some(_) => Err(crate::Error::param(
+                "resume",
+                format!(
+                    "the checkpoint holds a negative-phase state that {} cannot restore",
+                    self.name()
+                ),
+            )),
+        }
     }
 }
 

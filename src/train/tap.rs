@@ -12,6 +12,7 @@ use crate::rbm::Rbm;
 use crate::rng::Rng;
 use crate::tap::{SolverOptions, TapOrder, TapSolver, UpdateOrder, UpdateRule};
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
+use crate::train::state::{find, StateArray};
 
 /// Settings of the TAP/EMF negative phase.
 ///
@@ -196,6 +197,36 @@ impl<T: Float> NegativePhase<T> for TapPhase<T> {
         _rng: &mut Rng,
     ) -> Result<PhaseReport> {
         self.solve_and_subtract(rbm, positive.batch, Some(positive), grad)
+    }
+
+    /// Persistent particles (once started): their visible and hidden magnetizations.
+    fn state(&self) -> Option<Vec<StateArray>> {
+        (self.config.persistent && self.started).then(|| {
+            vec![
+                StateArray::from_mat("visible", self.solver.visible()),
+                StateArray::from_mat("hidden", self.solver.hidden()),
+            ]
+        })
+    }
+
+    fn restore(&mut self, rbm: &Rbm<T>, state: Option<&[StateArray]>) -> Result<()> {
+        let Some(arrays) = state else {
+            self.started = false;
+            return Ok(());
+        };
+        if !self.config.persistent {
+            return Err(Error::param(
+                "resume",
+                "the checkpoint holds TAP particles but the method restarts them at the data",
+            ));
+        }
+        let mv = find(arrays, "visible")?;
+        let mh = find(arrays, "hidden")?;
+        let (p, nv, nh) = (mv.rows, rbm.n_visible(), rbm.n_hidden());
+        let (mv, mh) = (mv.to_mat::<T>(p, nv)?, mh.to_mat::<T>(p, nh)?);
+        self.solver.set_magnetizations(mv.as_ref(), mh.as_ref())?;
+        self.started = true;
+        Ok(())
     }
 }
 

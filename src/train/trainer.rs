@@ -8,6 +8,7 @@ use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
 use crate::float::Float;
 use crate::linalg::map_column_sums;
+use crate::persist::ModelFile;
 use crate::profile::{self, Section};
 use crate::rbm::Rbm;
 use crate::rng::{rng, stream_rng, Rng};
@@ -18,6 +19,7 @@ use crate::train::monitor::Monitor;
 use crate::train::observer::Observer;
 use crate::train::optimizer::{Optimizer, StepStats};
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
+use crate::train::state::{check_resumable, Snapshot, TrainState};
 
 /// Training stops with [`Error::Diverged`] at the end of an epoch in which a weight or bias
 /// exceeded this in absolute value (the error gives the first step that did; parameters that
@@ -120,10 +122,72 @@ impl<T: Float> Trainer<T> {
 
     /// Continues training an existing model.
     pub fn fit_from(
+        self,
+        rbm: Rbm<T>,
+        train: &Dataset,
+        held_out: Option<&Dataset>,
+    ) -> Result<Fitted<T>> {
+        let history = History {
+            config: self.config.clone(),
+            float: T::NAME.to_string(),
+            data: format!(
+                "{} ({} x {})",
+                train.name(),
+                train.n_samples(),
+                train.n_features()
+            ),
+            epochs: Vec::new(),
+            train_seconds: 0.0,
+            epochs_trained: 0,
+            data_fingerprint: Some(train.fingerprint()),
+        };
+        self.run(rbm, train, held_out, history, None)
+    }
+
+    /// Continues the run saved in a checkpoint (a [`ModelFile`] with a
+    /// [`train_state`](ModelFile::train_state), written by the [`Checkpoint`](crate::train::Checkpoint)
+    /// observer) up to `config.epochs` epochs in all: the model, the history so far, the
+    /// optimiser's velocity, the persistent chains or particles, the generator and the
+    /// minibatch order are restored, so the result is bit for bit that of the uninterrupted
+    /// run with the same seed. The configuration must match the checkpoint's in every setting
+    /// that shapes the parameters (hidden units, method, batch, rates, penalties, seed...), the
+    /// float type and the training data's fingerprint must be the same: otherwise an error
+    /// names what differs. The monitor's settings may change.
+    pub fn resume(
+        self,
+        checkpoint: &ModelFile,
+        train: &Dataset,
+        held_out: Option<&Dataset>,
+    ) -> Result<Fitted<T>> {
+        let not_checkpoint = |what: &str| {
+            Error::param(
+                "resume",
+                format!("the model file holds no {what}: it is not a checkpoint"),
+            )
+        };
+        let state = checkpoint
+            .train_state
+            .clone()
+            .ok_or_else(|| not_checkpoint("training state"))?;
+        let mut history = checkpoint
+            .history
+            .clone()
+            .ok_or_else(|| not_checkpoint("history"))?;
+        self.config.validate()?;
+        check_resumable(&self.config, &history, &state, T::NAME, train)?;
+        history.config = self.config.clone();
+        let rbm = checkpoint.rbm::<T>()?;
+        self.run(rbm, train, held_out, history, Some(state))
+    }
+
+    /// The training loop from epoch 1, or from where `resume` left off.
+    fn run(
         mut self,
         mut rbm: Rbm<T>,
         train: &Dataset,
         held_out: Option<&Dataset>,
+        mut history: History,
+        resume: Option<TrainState>,
     ) -> Result<Fitted<T>> {
         self.config.validate()?;
         let cfg = self.config.clone();
@@ -132,32 +196,23 @@ impl<T: Float> Trainer<T> {
         // Seed streams: 0 = init (used by `fit`), 1 = training, 2 and >= 1000 = monitor
         // (see `train::metrics`).
         let mut train_rng = stream_rng(cfg.seed, 1);
-        let mut phase = match self.phase.take() {
-            Some(p) => p,
-            None => cfg.method.build::<T>(nv, nh, cfg.batch_size),
-        };
-        let mut optimizer = match self.optimizer.take() {
-            Some(o) => o,
-            None => cfg
-                .optimizer
-                .build::<T>(cfg.momentum, cfg.l1, cfg.l2, nv, nh)?,
-        };
+        let (mut phase, mut optimizer) = self.strategies(nv, nh)?;
         let mut monitor = Monitor::new(&cfg, train, held_out, std::mem::take(&mut self.metrics))?;
         let n = train.n_samples();
         let mut batches = Minibatches::new(n, cfg.batch_size.min(n))?;
         let mut work = Workspace::new(cfg.batch_size.min(n), nv, nh);
-        let mut history = History {
-            config: cfg.clone(),
-            float: T::NAME.to_string(),
-            data: format!("{} ({} x {})", train.name(), n, nv),
-            epochs: Vec::new(),
-            train_seconds: 0.0,
-            epochs_trained: 0,
+        let first = match &resume {
+            Some(s) => {
+                let (o, p) = (optimizer.as_mut(), phase.as_mut());
+                s.restore_into(cfg.seed, &rbm, &mut train_rng, &mut batches, o, p)?;
+                s.epochs_done + 1
+            }
+            None => 1,
         };
         for o in &mut self.observers {
             o.on_start(cfg.epochs, batches.n_batches());
         }
-        for epoch in 1..=cfg.epochs {
+        for epoch in first..=cfg.epochs {
             let t0 = Instant::now();
             let lr = cfg.schedule.rate(cfg.learning_rate, epoch - 1, cfg.epochs);
             batches.shuffle(&mut train_rng);
@@ -178,14 +233,45 @@ impl<T: Float> Trainer<T> {
                 let rec = self.monitor_epoch(&mut monitor, &rbm, &history, lr, summary)?;
                 history.epochs.push(rec);
             }
+            let snapshot = Snapshot {
+                epoch,
+                rbm: &rbm,
+                history: &history,
+                rng: &train_rng,
+                order: batches.order(),
+                optimizer: optimizer.as_ref(),
+                phase: phase.as_ref(),
+            };
             for o in &mut self.observers {
                 o.on_epoch_end(epoch, &rbm)?;
+                o.on_snapshot(&snapshot)?;
             }
         }
         for o in &mut self.observers {
             o.on_end(&rbm, &history)?;
         }
         Ok(Fitted { rbm, history })
+    }
+
+    /// The negative phase and the optimiser: the custom ones, else the configuration's.
+    #[allow(clippy::type_complexity)]
+    fn strategies(
+        &mut self,
+        nv: usize,
+        nh: usize,
+    ) -> Result<(Box<dyn NegativePhase<T>>, Box<dyn Optimizer<T>>)> {
+        let cfg = &self.config;
+        let phase = match self.phase.take() {
+            Some(p) => p,
+            None => cfg.method.build::<T>(nv, nh, cfg.batch_size),
+        };
+        let optimizer = match self.optimizer.take() {
+            Some(o) => o,
+            None => cfg
+                .optimizer
+                .build::<T>(cfg.momentum, cfg.l1, cfg.l2, nv, nh)?,
+        };
+        Ok((phase, optimizer))
     }
 
     /// The record of a monitored epoch: the due metrics, the run's figures, the observers'
