@@ -237,7 +237,7 @@ fn bracket(
 fn held_out(rows: usize) -> (Dataset, Mat<f64>, AisBase) {
     let (train_set, test_set) = digits().split(0.2, 5).unwrap();
     let all = test_set.to_mat::<f64>();
-    let idx = scored_rows(all.nrows(), rows, &mut rng::rng(77));
+    let idx = scored_rows(all.nrows(), rows);
     let base = AisBase::from_data(&train_set, 0.05).unwrap();
     (train_set, select_rows(all.as_ref(), &idx), base)
 }

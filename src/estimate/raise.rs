@@ -358,24 +358,30 @@ fn reverse_chunk<T: Float>(
     acc
 }
 
-/// A fixed random subset of `max_rows` of `n_rows` row indices (all of them, in order, when
-/// `n_rows <= max_rows`), sorted, drawn from `rng`: the rows both estimators score.
+/// The fixed random subset of `max_rows` of `n_rows` row indices that the log-likelihood
+/// reports score (all of them, in order, when `n_rows <= max_rows`), sorted. It depends on
+/// `n_rows` and `max_rows` only (drawn from `rng(SUBSET_SEED)`), so every estimator, model,
+/// method and seed scores the same rows of a data set.
 ///
 /// ```
-/// use emf_rbm::{rng, estimate::raise::scored_rows};
-/// assert_eq!(scored_rows(3, 10, &mut rng::rng(0)), vec![0, 1, 2]);
-/// let a = scored_rows(1000, 10, &mut rng::rng(5));
-/// assert_eq!(a, scored_rows(1000, 10, &mut rng::rng(5)));
+/// use emf_rbm::estimate::raise::scored_rows;
+/// assert_eq!(scored_rows(3, 10), vec![0, 1, 2]);
+/// let a = scored_rows(1000, 10);
+/// assert_eq!(a, scored_rows(1000, 10));
 /// assert!(a.len() == 10 && a.windows(2).all(|w| w[0] < w[1]) && a[9] < 1000);
 /// ```
-pub fn scored_rows(n_rows: usize, max_rows: usize, rng: &mut Rng) -> Vec<usize> {
+pub fn scored_rows(n_rows: usize, max_rows: usize) -> Vec<usize> {
     if n_rows <= max_rows {
         return (0..n_rows).collect();
     }
-    let mut idx = rand::seq::index::sample(rng, n_rows, max_rows).into_vec();
+    let mut rng = crate::rng::rng(SUBSET_SEED);
+    let mut idx = rand::seq::index::sample(&mut rng, n_rows, max_rows).into_vec();
     idx.sort_unstable();
     idx
 }
+
+/// Seed of [`scored_rows`].
+pub const SUBSET_SEED: u64 = 0x5ca1ab1e;
 
 /// The rows `rows` of `data`, as a new matrix.
 pub fn select_rows<T: Float>(data: MatRef<'_, T>, rows: &[usize]) -> Mat<T> {
