@@ -3,6 +3,7 @@
 //! RAISE (a bracket on the log-likelihood), and the TAP estimates.
 
 pub mod ais;
+pub mod bracket;
 pub mod evaluation;
 pub mod exact;
 pub mod metrics;
@@ -10,6 +11,7 @@ pub mod raise;
 pub mod tap;
 
 pub use ais::{Ais, AisBase, AisConfig, AisEstimate, AisLogLikelihood, BetaSchedule};
+pub use bracket::{adaptive_bracket, bracket, AdaptiveSchedule, Bracket};
 pub use evaluation::{EvalOptions, Evaluation};
 pub use metrics::{
     free_energy_gap, mean_free_energy, pseudo_log_likelihood, reconstruction_error, FreeEnergyGap,
