@@ -4,7 +4,7 @@
 //! counts; and, on request, the log-likelihood bracketed from both sides: forward AIS (tends
 //! to overestimate it) and RAISE (a stochastic lower bound), each with its interval and
 //! effective sample size, on the same fixed subset of the rows
-//! ([`scored_rows`](crate::estimate::raise::scored_rows), `ais_rows` of them).
+//! ([`scored_rows`], `ais_rows` of them).
 //!
 //! # JSON
 //! [`Evaluation::to_json`] is one flat object. A number is a finite value; the strings

@@ -92,14 +92,14 @@ pub fn mean_free_energy<T: Float>(rbm: &Rbm<T>, data: MatRef<'_, T>) -> f64 {
 /// the spread). The flag is a warning, not a correction: lengthen the schedule.
 pub const LOW_ESS_FRACTION: f64 = 0.1;
 
-/// Is `ess` out of `n` samples below [`LOW_ESS_FRACTION`] of them?
+/// Is `ess` out of `n` samples below [`LOW_ESS_FRACTION`] of them (or not a number)?
 ///
 /// ```
 /// use emf_rbm::estimate::metrics::is_low_ess;
 /// assert!(is_low_ess(2.0, 100) && !is_low_ess(10.0, 100));
 /// ```
 pub fn is_low_ess(ess: f64, n: usize) -> bool {
-    !(ess >= LOW_ESS_FRACTION * n as f64)
+    ess.is_nan() || ess < LOW_ESS_FRACTION * n as f64
 }
 
 /// An estimate with an interval and the effective sample size behind it (AIS, RAISE).
