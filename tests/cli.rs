@@ -244,6 +244,7 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
         "{said}"
     );
     let exact_ll = -metrics::mean_free_energy(&rbm, sub.as_ref()) - ln_z;
+    assert_eq!(n3("scored_log_likelihood_exact"), exact_ll);
     assert!(
         rev.lower <= exact_ll && exact_ll <= ll.upper,
         "the bracket: {v3}"

@@ -244,6 +244,10 @@ pub struct ScoredRows {
     pub rows: usize,
     /// Rows of the data set.
     pub of: usize,
+    /// The exact mean log-likelihood of the scored rows, when ln Z was enumerated (the
+    /// value the two estimators bracket).
+    #[serde(with = "json_float::option")]
+    pub log_likelihood_exact: Option<f64>,
 }
 
 /// Everything `eval` reports about a model.
@@ -356,6 +360,7 @@ fn likelihoods<T: Float>(
     rbm: &Rbm<T>,
     data: Option<&Dataset>,
     v: Option<&Mat<T>>,
+    ln_z_exact: Option<f64>,
     opts: &EvalOptions,
 ) -> Result<Likelihoods> {
     if opts.ais.is_none() && (opts.raise.is_none() || v.is_none()) {
@@ -375,6 +380,8 @@ fn likelihoods<T: Float>(
         (Some(v), Some(sub)) => Some(ScoredRows {
             rows: sub.nrows(),
             of: v.nrows(),
+            log_likelihood_exact: ln_z_exact
+                .map(|z| -metrics::mean_free_energy(rbm, sub.as_ref()) - z),
         }),
         _ => None,
     };
@@ -426,7 +433,7 @@ impl Evaluation {
         };
         let f = scores.as_ref().map(|s| s.mean_free_energy);
         let tap = tap_scores(rbm, starts.as_ref(), f, opts)?;
-        let (ais, raise, scored) = likelihoods(rbm, data, v.as_ref(), opts)?;
+        let (ais, raise, scored) = likelihoods(rbm, data, v.as_ref(), ln_z_exact, opts)?;
         Ok(Evaluation {
             n_visible: rbm.n_visible(),
             n_hidden: rbm.n_hidden(),
@@ -453,8 +460,9 @@ impl Evaluation {
     /// `raise_ln_z_upper`, `raise_log_likelihood`, `raise_log_likelihood_lower`,
     /// `raise_log_likelihood_upper`, `raise_ess`, `raise_low_ess`, `raise_rows`,
     /// `raise_chains`, `raise_betas`; `low_ess_fraction` (the `_low_ess` threshold, ESS below
-    /// this fraction of the runs or rows) and `scored_rows` (which rows the likelihoods
-    /// scored, in words).
+    /// this fraction of the runs or rows), `scored_rows` (which rows the likelihoods scored,
+    /// in words) and `scored_log_likelihood_exact` (the exact value on those rows, which
+    /// the two bracket).
     pub fn to_json(&self) -> Value {
         let num = |x: Option<f64>| x.map_or(Value::Null, json_float::to_json);
         let mut out = Map::new();
@@ -555,6 +563,10 @@ impl Evaluation {
         put("raise_betas", r.map_or(Value::Null, |r| r.n_betas.into()));
         let any = a.is_some() || r.is_some();
         put("low_ess_fraction", num(any.then_some(LOW_ESS_FRACTION)));
+        put(
+            "scored_log_likelihood_exact",
+            num(self.scored.as_ref().and_then(|s| s.log_likelihood_exact)),
+        );
         put(
             "scored_rows",
             self.scored.as_ref().map_or(Value::Null, |s| {
