@@ -1,5 +1,6 @@
 //! Side-by-side training of several negative phases on the same data, seed and budget, with
-//! the exact (or AIS-estimated) held-out log-likelihood as the referee. What each run
+//! the exact held-out log-likelihood as the referee (or, for models too large to enumerate,
+//! the AIS / RAISE bracket around it). What each run
 //! measures is the base configuration's monitor ([`crate::train::metrics`]); the table, the
 //! plots and the saved files read it through typed keys ([`crate::train::keys`]). The `demo`
 //! and `compare` commands and the notebooks are thin layers over this module.
@@ -10,6 +11,7 @@ use std::time::Instant;
 use crate::checked::checked_builder;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::estimate::metrics::Estimate;
 use crate::float::Float;
 use crate::plot::{LineChart, Mosaic};
 use crate::tap::TapOrder;
@@ -120,53 +122,109 @@ pub fn compare_with<T: Float>(
 
 impl<T: Float> Comparison<T> {
     /// A plain-text table, one row per method, of the last record: the exact held-out
-    /// log-likelihood; the AIS one with its interval and effective sample size (`ESS e/M`);
-    /// the likelihood implied by the TAP2 ln Z estimate with its converged particles
-    /// (`(c/n)`; the value is `-` when none converged); the EMF estimate; train and wall
-    /// seconds. `-`: not measured.
+    /// log-likelihood; the forward AIS one (tends to overestimate) and the RAISE one (a
+    /// stochastic lower bound), on the same held-out rows, each with its interval and
+    /// effective sample size (`ESS e/M`, followed by `!` when below
+    /// [`LOW_ESS_FRACTION`](crate::estimate::metrics::LOW_ESS_FRACTION) of `M`, with a note
+    /// under the table); the likelihood implied by the TAP2 ln Z estimate with its converged
+    /// particles (`(c/n)`; the value is `-` when none converged); the EMF estimate; train
+    /// and wall seconds. `-`: not measured.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "{:<10} {:>14} {:>38} {:>22} {:>14} {:>10} {:>10}\n",
+            "{:<10} {:>14} {:>38} {:>38} {:>22} {:>14} {:>10} {:>10}\n",
             "method",
             "held-out LL",
             "AIS LL [3 s.e.] ESS",
+            "RAISE LL [3 s.e.] ESS",
             "TAP2-est. LL (conv.)",
             "EMF LL",
             "train s",
             "wall s"
         );
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+        let mut low = false;
+        let mut interval = |e: Option<Estimate>| {
+            e.map_or("-".to_string(), |e| {
+                low |= e.low_ess();
+                format!(
+                    "{:.2} [{}, {}] ESS {:.0}/{}{}",
+                    e.value,
+                    f(Some(e.lower)),
+                    f(Some(e.upper)),
+                    e.ess,
+                    e.runs,
+                    if e.low_ess() { "!" } else { "" }
+                )
+            })
+        };
+        let mut rows = String::new();
         for r in &self.runs {
             let last = r.fitted.history.last();
-            let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
-            let ais = last
-                .and_then(|l| l.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT))
-                .map_or("-".to_string(), |e| {
-                    format!(
-                        "{:.2} [{}, {}] ESS {:.0}/{}",
-                        e.value,
-                        f(Some(e.lower)),
-                        f(Some(e.upper)),
-                        e.ess,
-                        e.runs
-                    )
-                });
+            let ais = interval(last.and_then(|l| l.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT)));
+            let raise = interval(last.and_then(|l| l.get(&keys::RAISE_LOG_LIKELIHOOD_HELD_OUT)));
             let tap = last
                 .and_then(|l| l.get(&keys::tap_log_likelihood_held_out(TapOrder::Tap2)))
                 .map_or("-".to_string(), |t| {
                     format!("{} ({}/{})", f(t.value), t.n_converged, t.n_particles)
                 });
-            s.push_str(&format!(
-                "{:<10} {:>14} {:>38} {:>22} {:>14} {:>10.2} {:>10.2}\n",
+            rows.push_str(&format!(
+                "{:<10} {:>14} {:>38} {:>38} {:>22} {:>14} {:>10.2} {:>10.2}\n",
                 r.name,
                 f(last.and_then(|l| l.get(&keys::LOG_LIKELIHOOD_HELD_OUT))),
                 ais,
+                raise,
                 tap,
                 f(last.and_then(|l| l.get(&keys::EMF_LOG_LIKELIHOOD))),
                 r.train_seconds(),
                 r.wall_seconds
             ));
         }
+        s.push_str(&rows);
+        if low {
+            s.push_str(&format!(
+                "!: effective sample size below {} of the runs (rows for RAISE): the interval \
+                 is not to be trusted; lengthen the schedule (--ais-betas)\n",
+                crate::estimate::metrics::LOW_ESS_FRACTION
+            ));
+        }
         s
+    }
+
+    /// Several metrics in one chart against epoch (or cumulative training time when
+    /// `vs_time`), one line per method and metric, labelled `<method> <label>`.
+    pub fn chart_keys<V: MetricData>(
+        &self,
+        keys: &[(Key<V>, &str)],
+        title: &str,
+        y_label: &str,
+        vs_time: bool,
+    ) -> LineChart {
+        let x_label = if vs_time {
+            "training time (s)"
+        } else {
+            "epoch"
+        };
+        let mut c = LineChart::new(title, x_label, y_label);
+        for r in &self.runs {
+            for (key, label) in keys {
+                let pts = r
+                    .fitted
+                    .history
+                    .epochs
+                    .iter()
+                    .filter_map(|e| {
+                        let x = if vs_time {
+                            e.train_seconds
+                        } else {
+                            e.epoch as f64
+                        };
+                        Some((x, e.get(key)?.into().point()?))
+                    })
+                    .collect();
+                c = c.series(&format!("{} {label}", r.name), pts);
+            }
+        }
+        c
     }
 
     /// A chart of the metric `key` against epoch, one line per method.
@@ -197,7 +255,8 @@ impl<T: Float> Comparison<T> {
     }
 
     /// Writes into `dir`: `table.txt`, `ll_vs_epoch.png` and `ll_vs_time.png` (the exact
-    /// held-out log-likelihood, else the AIS one, else the pseudo-likelihood), and per method
+    /// held-out log-likelihood, else the AIS and RAISE ones, else the pseudo-likelihood), and
+    /// per method
     /// `model_<method>.json` (the trained model with its history, readable by
     /// [`persist::load_model_file`](crate::persist::load_model_file)),
     /// `history_<method>.json` / `.csv` and, when the data has an image shape,
@@ -221,10 +280,19 @@ impl<T: Float> Comparison<T> {
                 self.chart_vs_time(k, "nats per sample"),
             )
         } else if has(keys::AIS_LOG_LIKELIHOOD_HELD_OUT.name()) {
-            let k = &keys::AIS_LOG_LIKELIHOOD_HELD_OUT;
+            let k = [
+                (keys::AIS_LOG_LIKELIHOOD_HELD_OUT, "AIS"),
+                (keys::RAISE_LOG_LIKELIHOOD_HELD_OUT, "RAISE"),
+            ];
+            let title = format!("held-out LL, AIS (above) and RAISE (below), {}", self.data);
             (
-                self.chart(k, "nats per sample"),
-                self.chart_vs_time(k, "nats per sample"),
+                self.chart_keys(&k, &title, "nats per sample", false),
+                self.chart_keys(
+                    &k,
+                    "held-out LL, AIS and RAISE, vs time",
+                    "nats per sample",
+                    true,
+                ),
             )
         } else {
             let k = &keys::PSEUDO_LOG_LIKELIHOOD;

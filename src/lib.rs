@@ -31,7 +31,7 @@
 //!
 //! Layout: [`rbm`] (the model and its [`Gradient`]), [`data`], [`train`] (loop,
 //! configuration, negative phases, optimizer, typed metrics), [`tap`] (the TAP free energy and
-//! its solver), [`estimate`] (exact, AIS and TAP likelihoods), [`hamiltonian`] (many-body
+//! its solver), [`estimate`] (exact, AIS/RAISE and TAP likelihoods), [`hamiltonian`] (many-body
 //! couplings of `H_eff`), [`stack`] (stacked RBMs and RG observables), [`ising`] (2D Ising
 //! samples and exact references), [`persist`], [`compare`], [`plot`], [`linalg`] (GEMM and
 //! vectorised kernels); cross-cutting: [`checked`] (the configuration style), [`error`],

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use emf_rbm::data::Dataset;
 use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
+use emf_rbm::estimate::raise::{scored_rows, select_rows, Raise, RaiseConfig};
 use emf_rbm::estimate::tap;
 use emf_rbm::estimate::{exact, metrics};
 use emf_rbm::tap::{SolverOptions, TapOrder};
@@ -163,7 +164,8 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
     assert_eq!(v2["ln_z_exact"], v["ln_z_exact"]);
     assert!(v2["mean_free_energy"].is_null() && v2["log_likelihood_exact"].is_null());
 
-    // AIS: the library's estimate for the same seed and settings, bracketing the exact ln Z.
+    // AIS and RAISE: the library's estimates for the same seed and settings, on the same
+    // fixed 300 of the 1797 rows, bracketing the exact ln Z and log-likelihood.
     let v3 = json_of(&run_ok(
         bin()
             .args([
@@ -174,6 +176,8 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
                 "--ais",
                 "--ais-runs",
                 "20",
+                "--ais-rows",
+                "300",
             ])
             .args(["--ais-betas", "1000", "--seed", "3"])
             .arg(&model),
@@ -188,7 +192,8 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
         .unwrap()
         .estimate(&rbm, &AisBase::from_data(&data, 0.05).unwrap())
         .unwrap();
-    let ll = est.log_likelihood(&rbm, x.as_ref()).unwrap();
+    let sub = select_rows(x.as_ref(), &scored_rows(x.nrows(), 300));
+    let ll = est.log_likelihood(&rbm, sub.as_ref()).unwrap();
     let n3 = |k: &str| v3[k].as_f64().unwrap_or_else(|| panic!("{k}: {}", v3[k]));
     assert_eq!(n3("ais_ln_z"), est.log_z);
     assert_eq!(n3("ais_ess"), est.ess);
@@ -200,6 +205,67 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
     assert_eq!(v3["ais_runs"], 20);
     assert_eq!(v3["ais_betas"], 1000);
     assert!(est.log_z_lower <= ln_z && ln_z <= est.log_z_upper);
+    let rcfg = RaiseConfig {
+        schedule: BetaSchedule::Count(1000),
+        seed: 3,
+        ..RaiseConfig::default()
+    };
+    let rev = Raise::new(rcfg)
+        .unwrap()
+        .estimate(
+            &rbm,
+            &AisBase::from_data(&data, 0.05).unwrap(),
+            sub.as_ref(),
+        )
+        .unwrap();
+    assert_eq!(n3("raise_log_likelihood"), rev.log_likelihood);
+    assert_eq!(
+        (
+            n3("raise_log_likelihood_lower"),
+            n3("raise_log_likelihood_upper")
+        ),
+        (rev.lower, rev.upper)
+    );
+    assert_eq!((n3("raise_ess"), n3("raise_ln_z")), (rev.ess, rev.log_z));
+    assert_eq!(
+        (v3["raise_rows"].clone(), v3["ais_rows"].clone()),
+        (300.into(), 300.into())
+    );
+    assert_eq!(
+        (v3["raise_chains"].clone(), v3["raise_betas"].clone()),
+        (1.into(), 1000.into())
+    );
+    assert_eq!(v3["ais_low_ess"], false);
+    assert_eq!(v3["raise_low_ess"], rev.low_ess());
+    assert_eq!(n3("low_ess_fraction"), 0.1);
+    let said = v3["scored_rows"].as_str().unwrap();
+    assert!(
+        said.contains("300 of 1797 rows") && said.contains("AIS and RAISE"),
+        "{said}"
+    );
+    let exact_ll = -metrics::mean_free_energy(&rbm, sub.as_ref()) - ln_z;
+    assert_eq!(n3("scored_log_likelihood_exact"), exact_ll);
+    assert!(
+        rev.lower <= exact_ll && exact_ll <= ll.upper,
+        "the bracket: {v3}"
+    );
+    // --no-raise: forward AIS only, the same numbers.
+    let v4 = json_of(&run_ok(
+        bin()
+            .args(["eval", "--json", "--data", "digits", "--ais", "--no-raise"])
+            .args([
+                "--ais-runs",
+                "20",
+                "--ais-rows",
+                "300",
+                "--ais-betas",
+                "1000",
+            ])
+            .args(["--seed", "3"])
+            .arg(&model),
+    ));
+    assert_eq!(v4["ais_log_likelihood"], v3["ais_log_likelihood"]);
+    assert!(v4["raise_log_likelihood"].is_null() && v4["raise_rows"].is_null());
 }
 
 #[test]
@@ -351,6 +417,17 @@ fn bad_arguments_are_refused_before_any_work() {
         ),
         (vec!["eval", o, "--tap-starts", "0"], "tap-starts"),
         (vec!["eval", o, "--ais-runs", "10"], "add --ais"),
+        (vec!["eval", o, "--ais-rows", "10"], "add --ais"),
+        (vec!["eval", o, "--ais", "--ais-rows", "0"], "rows"),
+        (
+            vec!["eval", o, "--ais", "--raise-chains", "0"],
+            "raise_chains",
+        ),
+        (
+            vec!["eval", o, "--ais", "--no-raise", "--raise-chains", "2"],
+            "--no-raise",
+        ),
+        (vec!["train", "--no-raise", "--out", o], "add --ais"),
     ] {
         let err = run_err(&args);
         assert!(err.contains(needle), "{args:?}: {err}");

@@ -5,11 +5,13 @@
 use emf_rbm::compare::{compare_with, CompareOptions, Comparison};
 use emf_rbm::data::Dataset;
 use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
+use emf_rbm::estimate::raise::{Raise, RaiseConfig};
 use emf_rbm::estimate::{exact, metrics};
 use emf_rbm::faer::Mat;
 use emf_rbm::rng::stream_rng;
 use emf_rbm::tap::TapOrder;
 use emf_rbm::train::metrics::{AisMetricConfig, EmfConfig, TapLnZConfig, METRIC_STREAM_BASE};
+use emf_rbm::train::Estimate;
 use emf_rbm::train::{keys, Cadence, Key, MetricConfig, MetricData, MetricKind, MonitorConfig};
 use emf_rbm::train::{Method, TrainConfig};
 use rand::seq::SliceRandom;
@@ -167,6 +169,32 @@ fn metrics_follow_their_cadences_and_equal_exact_enumeration() {
         let ais_ll = last.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT).unwrap();
         assert!((ais_ll.value - (-f_ho - ais.value)).abs() < 1e-9);
         assert!((ais_ll.lower - (-f_ho - ais.upper)).abs() < 1e-9);
+        // RAISE: the library's on the same held-out rows (all 360: fewer than the default
+        // 1000) with the same seed; together they bracket the exact held-out likelihood.
+        assert_eq!(
+            last.get(&keys::AIS_HELD_OUT_ROWS),
+            Some(test.n_samples() as f64)
+        );
+        let rev = Raise::new(RaiseConfig {
+            schedule: BetaSchedule::Count(3000),
+            seed,
+            ..RaiseConfig::default()
+        })
+        .unwrap()
+        .estimate(
+            rbm,
+            &AisBase::from_means(&train.pixel_means(), 0.05).unwrap(),
+            test_mat.as_ref(),
+        )
+        .unwrap();
+        let raise_ll = last.get(&keys::RAISE_LOG_LIKELIHOOD_HELD_OUT).unwrap();
+        assert_eq!(raise_ll, Estimate::from_raise(&rev), "{name}");
+        assert!(
+            raise_ll.lower <= ll && ll <= ais_ll.upper,
+            "{name}: exact {ll} outside [{}, {}]",
+            raise_ll.lower,
+            ais_ll.upper
+        );
         // The TAP-implied likelihood is -F - ln Z_TAP with the same trust figures.
         let tap = last.get(&tap_key).unwrap();
         let tap_ll = last
@@ -207,13 +235,23 @@ fn metrics_follow_their_cadences_and_equal_exact_enumeration() {
             ("ESS", format!("{:.0}/64", ais.ess).as_str()),
             "{row}"
         );
+        let rev = last.get(&keys::RAISE_LOG_LIKELIHOOD_HELD_OUT).unwrap();
+        assert_eq!(t[7], format!("{:.2}", rev.value), "{row}");
+        assert_eq!(t[8], format!("[{},", f3(rev.lower)), "{row}");
+        assert_eq!(t[9], format!("{}]", f3(rev.upper)), "{row}");
+        let n = test.n_samples();
+        assert_eq!(
+            (t[10], t[11]),
+            ("ESS", format!("{:.0}/{n}", rev.ess).as_str()),
+            "{row}"
+        );
         let tap = last
             .get(&keys::tap_log_likelihood_held_out(TapOrder::Tap2))
             .unwrap();
-        assert_eq!(t[7], tap.value.map_or("-".to_string(), f3), "{row}");
-        assert_eq!(t[8], format!("({}/200)", tap.n_converged), "{row}");
+        assert_eq!(t[12], tap.value.map_or("-".to_string(), f3), "{row}");
+        assert_eq!(t[13], format!("({}/200)", tap.n_converged), "{row}");
         assert_eq!(
-            t[9],
+            t[14],
             f3(last.get(&keys::EMF_LOG_LIKELIHOOD).unwrap()),
             "{row}"
         );
@@ -317,4 +355,81 @@ fn monitor_settings_are_checked_before_training() {
         .metric(MetricKind::TapLnZ(bad_tap))
         .build()
         .is_err());
+}
+
+#[test]
+fn without_an_exact_likelihood_the_bracket_is_tabled_and_charted() {
+    // The smaller layer (8) above exact_max (0): the held-out likelihood comes from AIS and
+    // RAISE only, on the same fixed 50 held-out rows; a 3-temperature schedule makes the
+    // ESS low, which the table flags.
+    let (train, test) = Dataset::digits().binarize(0.5).split(0.2, 4).unwrap();
+    let mut metrics = MonitorConfig::standard_metrics(0);
+    metrics.push(
+        MetricKind::Ais(AisMetricConfig {
+            schedule: BetaSchedule::Count(3),
+            runs: 40,
+            rows: 50,
+            ..AisMetricConfig::default()
+        })
+        .into(),
+    );
+    let monitor = MonitorConfig::builder().metrics(metrics).build().unwrap();
+    let cfg = TrainConfig::builder()
+        .n_hidden(8)
+        .epochs(2)
+        .learning_rate(0.5)
+        .monitor(monitor)
+        .build()
+        .unwrap();
+    let methods = ["cd1".parse().unwrap(), "pcd1".parse().unwrap()];
+    let cmp: Comparison<f64> =
+        compare_with(&cfg, &methods, &train, &test, &CompareOptions::default()).unwrap();
+    let k = [
+        (keys::AIS_LOG_LIKELIHOOD_HELD_OUT, "AIS"),
+        (keys::RAISE_LOG_LIKELIHOOD_HELD_OUT, "RAISE"),
+    ];
+    let chart = cmp.chart_keys(&k, "bracket", "nats", false);
+    let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["cd1 AIS", "cd1 RAISE", "pcd1 AIS", "pcd1 RAISE"]);
+    for (s, run) in chart.series.iter().zip([0, 0, 1, 1]) {
+        let h = &cmp.runs[run].fitted.history;
+        assert_eq!(h.last().unwrap().get(&keys::AIS_HELD_OUT_ROWS), Some(50.0));
+        let key = if s.name.ends_with("RAISE") {
+            k[1].0
+        } else {
+            k[0].0
+        };
+        let want: Vec<(f64, f64)> = h
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64, e.get(&key).unwrap().value))
+            .collect();
+        assert_eq!((s.points.len(), &s.points), (2, &want), "{}", s.name);
+    }
+    let table = cmp.table();
+    let raise = cmp.runs[0]
+        .fitted
+        .history
+        .last()
+        .unwrap()
+        .get(&keys::RAISE_LOG_LIKELIHOOD_HELD_OUT)
+        .unwrap();
+    assert!(table.contains(&format!("{:.2} [", raise.value)), "{table}");
+    let low = cmp.runs.iter().any(|r| {
+        let l = r.fitted.history.last().unwrap();
+        l.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT).unwrap().low_ess()
+            || l.get(&keys::RAISE_LOG_LIKELIHOOD_HELD_OUT)
+                .unwrap()
+                .low_ess()
+    });
+    assert!(low, "3 temperatures should give a low ESS:\n{table}");
+
+    assert!(
+        table.contains("not to be trusted") && table.contains("!"),
+        "{table}"
+    );
+    let dir = std::env::temp_dir().join(format!("emf-rbm-bracket-{}", std::process::id()));
+    let files = cmp.save(&dir, None).unwrap();
+    assert!(files.contains(&dir.join("ll_vs_epoch.png")));
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -7,14 +7,17 @@ mod common;
 
 use emf_rbm::compare::{demo, DemoConfig};
 use emf_rbm::data::{CsvOptions, Dataset};
-use emf_rbm::estimate::ais::{Ais, AisConfig};
+use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
+use emf_rbm::estimate::bracket::{adaptive_bracket, bracket, AdaptiveSchedule};
 use emf_rbm::estimate::evaluation::{EvalOptions, Evaluation};
+use emf_rbm::estimate::raise::{Raise, RaiseConfig};
 use emf_rbm::estimate::tap as tap_estimate;
 use emf_rbm::faer::Mat;
 use emf_rbm::hamiltonian::{EffectiveHamiltonian, SpinMethod};
 use emf_rbm::ising::{sample_ising, IsingConfig};
 use emf_rbm::stack::{FreeEnergyOptions, RgOptions, Stack};
 use emf_rbm::tap::{SolverOptions, TapOrder, TapSolver};
+use emf_rbm::train::metrics::AisMetricConfig;
 use emf_rbm::train::tap::TapConfig;
 use emf_rbm::train::{Method, TrainConfig, Trainer};
 use emf_rbm::{Error, Result};
@@ -93,6 +96,69 @@ fn ais_and_eval_options_are_checked_by_their_builders_and_consumers() {
         ..EvalOptions::default()
     };
     refused(Evaluation::run(&rbm, Some(&data()), &bad), "tap_starts");
+    refused(EvalOptions::builder().ais_rows(0).build(), "ais_rows");
+    let bad = EvalOptions {
+        ais_rows: 0,
+        ..EvalOptions::default()
+    };
+    refused(Evaluation::run(&rbm, Some(&data()), &bad), "ais_rows");
+    let bad = EvalOptions {
+        raise: Some(RaiseConfig {
+            chains: 0,
+            ..RaiseConfig::default()
+        }),
+        ..EvalOptions::default()
+    };
+    refused(Evaluation::run(&rbm, Some(&data()), &bad), "chains");
+}
+
+#[test]
+fn raise_and_bracket_settings_are_checked_by_their_builders_and_consumers() {
+    refused(RaiseConfig::builder().chains(0).build(), "chains");
+    refused(RaiseConfig::builder().chunk_rows(0).build(), "chunk_rows");
+    refused(
+        Raise::new(RaiseConfig {
+            chains: 0,
+            ..RaiseConfig::default()
+        }),
+        "chains",
+    );
+    refused(AdaptiveSchedule::builder().start(2).build(), "start");
+    refused(AdaptiveSchedule::builder().max(10).build(), "max");
+    refused(AdaptiveSchedule::builder().max_gap(0.0).build(), "max_gap");
+    let rbm = common::random_rbm(64, 3, 0.1, 0.2, 2);
+    let d = data();
+    let base = AisBase::from_data(&d, 0.05).unwrap();
+    let v = d.to_mat::<f64>();
+    let bad = AdaptiveSchedule {
+        max_gap: f64::NAN,
+        ..AdaptiveSchedule::default()
+    };
+    let (a, r) = (AisConfig::default(), RaiseConfig::default());
+    refused(
+        adaptive_bracket(&rbm, &base, v.as_ref(), &a, &r, &bad),
+        "max_gap",
+    );
+    let bad_raise = RaiseConfig {
+        chunk_rows: 0,
+        ..RaiseConfig::default()
+    };
+    refused(
+        bracket(
+            &rbm,
+            &base,
+            v.as_ref(),
+            &a,
+            &bad_raise,
+            &BetaSchedule::Count(10),
+        ),
+        "chunk_rows",
+    );
+    refused(AisMetricConfig::builder().rows(0).build(), "rows");
+    refused(
+        AisMetricConfig::builder().raise_chains(0).build(),
+        "raise_chains",
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use emf_rbm::estimate::{EvalOptions, Evaluation};
-use emf_rbm::{persist, Error, Result};
+use emf_rbm::{persist, Result};
 
 use super::common::Binarize;
 use super::training::{AisArgs, ExactArgs, TapEstimateArgs};
@@ -29,8 +29,9 @@ pub struct EvalArgs {
     pub seed: u64,
     #[command(flatten)]
     pub tap_estimate: TapEstimateArgs,
-    /// Also estimate ln Z (and, with --data, the log-likelihood) by AIS, with interval and
-    /// effective sample size.
+    /// Also estimate ln Z (and, with --data, the log-likelihood) by AIS, and with --data the
+    /// log-likelihood from below by RAISE on the same rows, each with interval and effective
+    /// sample size.
     #[arg(long)]
     pub ais: bool,
     #[command(flatten)]
@@ -44,23 +45,21 @@ pub struct EvalArgs {
 /// The evaluation options the flags describe (checked).
 pub fn options(a: &EvalArgs) -> Result<EvalOptions> {
     if !a.ais && a.ais_settings.any() {
-        return Err(Error::param(
-            "ais-runs",
-            "--ais-runs and --ais-betas set the AIS estimate: add --ais",
-        ));
+        return Err(AisArgs::without_ais());
     }
-    let ais = if a.ais {
-        Some(a.ais_settings.config()?.ais_config(a.seed))
-    } else {
-        None
-    };
-    EvalOptions::builder()
+    let mut b = EvalOptions::builder()
         .exact_max_units(a.exact.exact_max)
         .seed(a.seed)
         .tap_starts(a.tap_estimate.starts()?)
-        .tap_solver(a.tap_estimate.solver()?)
-        .ais(ais)
-        .build()
+        .tap_solver(a.tap_estimate.solver()?);
+    if a.ais {
+        let cfg = a.ais_settings.config()?;
+        b = b
+            .ais(Some(cfg.ais_config(a.seed)))
+            .raise(cfg.raise_config(a.seed))
+            .ais_rows(cfg.rows);
+    }
+    b.build()
 }
 
 /// Runs `eval`.

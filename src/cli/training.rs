@@ -73,30 +73,65 @@ impl TapEstimateArgs {
     }
 }
 
-/// AIS settings (`--ais-runs`, `--ais-betas`).
+/// AIS and RAISE settings (`--ais-runs`, `--ais-betas`, `--ais-rows`, `--raise-chains`,
+/// `--no-raise`).
 #[derive(Args, Debug, Clone, Default, PartialEq)]
 pub struct AisArgs {
     /// AIS: independent runs (>= 2) [default: 100].
     #[arg(long)]
     pub ais_runs: Option<usize>,
-    /// AIS: temperatures, `standard` (14 500) or a count (>= 3) split like the standard
-    /// schedule [default: standard].
+    /// AIS and RAISE: temperatures, `standard` (14 500) or a count (>= 3) split like the
+    /// standard schedule [default: standard].
     #[arg(long, value_parser = parse_betas)]
     pub ais_betas: Option<BetaSchedule>,
+    /// AIS and RAISE: held-out rows the log-likelihoods score, a fixed random subset (the
+    /// same for both estimators, every model and seed; all rows when fewer) [default: 1000].
+    #[arg(long)]
+    pub ais_rows: Option<usize>,
+    /// RAISE: reverse chains per scored row (>= 1) [default: 1].
+    #[arg(long)]
+    pub raise_chains: Option<usize>,
+    /// Forward AIS only: skip RAISE, the reverse estimate (a stochastic lower bound on the
+    /// log-likelihood, one reverse chain per scored row: ~10x the AIS time at the defaults).
+    #[arg(long)]
+    pub no_raise: bool,
 }
 
 impl AisArgs {
     /// Was any of the flags given?
     pub fn any(&self) -> bool {
-        self.ais_runs.is_some() || self.ais_betas.is_some()
+        self.ais_runs.is_some()
+            || self.ais_betas.is_some()
+            || self.ais_rows.is_some()
+            || self.raise_chains.is_some()
+            || self.no_raise
+    }
+
+    /// The error for AIS flags without `--ais`.
+    pub fn without_ais() -> Error {
+        Error::param(
+            "ais-runs",
+            "--ais-runs, --ais-betas, --ais-rows, --raise-chains and --no-raise set the AIS \
+             estimate: add --ais",
+        )
     }
 
     /// The AIS metric's settings (checked).
     pub fn config(&self) -> Result<AisMetricConfig> {
+        if self.no_raise && self.raise_chains.is_some() {
+            return Err(Error::param(
+                "raise-chains",
+                "--raise-chains sets RAISE, which --no-raise turns off",
+            ));
+        }
+        let d = AisMetricConfig::default();
         let cfg = AisMetricConfig {
             schedule: self.ais_betas.clone().unwrap_or_default(),
             runs: self.ais_runs.unwrap_or(DEFAULT_AIS_RUNS),
-            ..AisMetricConfig::default()
+            rows: self.ais_rows.unwrap_or(d.rows),
+            raise: !self.no_raise,
+            raise_chains: self.raise_chains.unwrap_or(d.raise_chains),
+            ..d
         };
         cfg.validate()?;
         Ok(cfg)
@@ -190,8 +225,9 @@ pub struct TrainingArgs {
     pub tap: Vec<TapOrder>,
     #[command(flatten)]
     pub tap_estimate: TapEstimateArgs,
-    /// Also estimate ln Z and the held-out log-likelihood by AIS (with interval and effective
-    /// sample size) after the last epoch and at --ais-epochs.
+    /// Also estimate ln Z and the held-out log-likelihood by AIS, and the same likelihood from
+    /// below by RAISE (each with interval and effective sample size), after the last epoch
+    /// and at --ais-epochs.
     #[arg(long)]
     pub ais: bool,
     /// AIS also at these epochs (comma-separated, 1-based; implies --ais).
@@ -293,10 +329,7 @@ impl TrainingArgs {
                 kind: MetricKind::Ais(self.ais_settings.config()?),
             });
         } else if self.ais_settings.any() {
-            return Err(Error::param(
-                "ais-runs",
-                "--ais-runs and --ais-betas set the AIS estimate: add --ais",
-            ));
+            return Err(AisArgs::without_ais());
         }
         MonitorConfig::builder()
             .every(self.monitor_every)
@@ -440,8 +473,24 @@ mod tests {
         assert_eq!(ais.at, Cadence::Epochs(vec![2, 5]));
         match &ais.kind {
             MetricKind::Ais(c) => {
-                assert_eq!((c.runs, &c.schedule), (10, &BetaSchedule::Count(500)))
+                assert_eq!((c.runs, &c.schedule), (10, &BetaSchedule::Count(500)));
+                // RAISE on by default, 1 chain per row, on 1000 rows.
+                assert_eq!((c.raise, c.raise_chains, c.rows), (true, 1, 1000));
             }
+            other => panic!("{other:?}"),
+        }
+        let cfg = parse(&["--ais", "--ais-rows", "300", "--raise-chains", "4"])
+            .to_config(8, &"cd1".parse().unwrap())
+            .unwrap();
+        match &cfg.monitor.metrics.last().unwrap().kind {
+            MetricKind::Ais(c) => assert_eq!((c.raise, c.raise_chains, c.rows), (true, 4, 300)),
+            other => panic!("{other:?}"),
+        }
+        let cfg = parse(&["--ais", "--no-raise"])
+            .to_config(8, &"cd1".parse().unwrap())
+            .unwrap();
+        match &cfg.monitor.metrics.last().unwrap().kind {
+            MetricKind::Ais(c) => assert!(!c.raise),
             other => panic!("{other:?}"),
         }
         // --ais alone: after the last epoch only.
@@ -474,7 +523,16 @@ mod tests {
             (&["--tap", "tap2", "--tap-tolerance=-1"][..], "tolerance"),
             (&["--tap-starts", "10"][..], "add --tap"),
             (&["--ais-runs", "10"][..], "add --ais"),
+            (&["--ais-rows", "10"][..], "add --ais"),
+            (&["--raise-chains", "2"][..], "add --ais"),
+            (&["--no-raise"][..], "add --ais"),
             (&["--ais", "--ais-runs", "1"][..], "runs"),
+            (&["--ais", "--ais-rows", "0"][..], "rows"),
+            (&["--ais", "--raise-chains", "0"][..], "raise_chains"),
+            (
+                &["--ais", "--no-raise", "--raise-chains", "2"][..],
+                "--no-raise",
+            ),
             (&["--ais-epochs", "21"][..], "not within the run"),
             (&["--ais-epochs", "0"][..], "not within the run"),
             (&["--sweeps", "4"][..], "TAP methods only"),

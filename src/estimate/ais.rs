@@ -329,6 +329,12 @@ impl AisEstimate {
         self.log_weights.len()
     }
 
+    /// Is the effective sample size below
+    /// [`LOW_ESS_FRACTION`](crate::estimate::metrics::LOW_ESS_FRACTION) of the runs?
+    pub fn low_ess(&self) -> bool {
+        crate::estimate::metrics::is_low_ess(self.ess, self.runs())
+    }
+
     /// Mean log-likelihood per sample (nats) of the rows of `data`, `-mean F(v) - ln Z`,
     /// with the interval carried over from `ln Z` (its upper end is `+inf` when
     /// `log_z_lower` is `-inf`).
@@ -345,25 +351,7 @@ impl AisEstimate {
         rbm: &Rbm<T>,
         data: MatRef<'_, T>,
     ) -> Result<AisLogLikelihood> {
-        if data.ncols() != rbm.n_visible() {
-            return Err(Error::Shape(format!(
-                "data has {} columns but the model has {} visible units",
-                data.ncols(),
-                rbm.n_visible()
-            )));
-        }
-        if data.nrows() == 0 {
-            return Err(Error::param("data", "no samples to evaluate"));
-        }
-        const BLOCK: usize = 1000;
-        let mut sum = 0.0;
-        let mut start = 0;
-        while start < data.nrows() {
-            let n = BLOCK.min(data.nrows() - start);
-            sum += rbm.free_energy(data.subrows(start, n)).iter().sum::<f64>();
-            start += n;
-        }
-        let mean_free_energy = sum / data.nrows() as f64;
+        let mean_free_energy = checked_mean_free_energy(rbm, data)?;
         Ok(AisLogLikelihood {
             mean: -mean_free_energy - self.log_z,
             lower: -mean_free_energy - self.log_z_upper,
@@ -425,42 +413,14 @@ impl Ais {
 
     /// `ln Z` of `rbm` by AIS from `base`.
     pub fn estimate<T: Float>(&self, rbm: &Rbm<T>, base: &AisBase) -> Result<AisEstimate> {
-        let (nv, nh) = (rbm.n_visible(), rbm.n_hidden());
-        if base.a.len() != nv {
-            return Err(Error::Shape(format!(
-                "the AIS base has {} visible biases but the model has {nv} visible units",
-                base.a.len()
-            )));
-        }
-        let path = Path {
-            w: rbm.w.as_ref(),
-            wt: rbm.w.transpose().to_owned(),
-            b: rbm.b.iter().map(|x| x.as_f64()).collect(),
-            a_base: base.a.clone(),
-            c: rbm
-                .a
-                .iter()
-                .zip(&base.a)
-                .map(|(a, ab)| a.as_f64() - ab)
-                .collect(),
-        };
+        let path = Path::new(rbm, base)?;
         let cfg = &self.config;
-        let n_chunks = cfg.runs.div_ceil(cfg.chunk_runs);
-        let rows = |c: usize| cfg.chunk_runs.min(cfg.runs - c * cfg.chunk_runs);
-        let per = rayon::current_num_threads() / n_chunks;
-        let par = if per > 1 { Par::rayon(per) } else { Par::Seq };
-        let run = |c: usize| {
+        let log_weights = run_chunks(cfg.runs, cfg.chunk_runs, |c, _first, rows, par| {
             let mut rng = stream_rng(cfg.seed, c as u64);
-            run_chunk(&path, &self.betas, rows(c), &mut rng, par)
-        };
-        let parts: Vec<Vec<f64>> = if n_chunks == 1 {
-            vec![run(0)]
-        } else {
-            (0..n_chunks).into_par_iter().map(run).collect()
-        };
-        let log_weights = parts.concat();
+            run_chunk(&path, &self.betas, rows, &mut rng, par)
+        });
         Ok(AisEstimate::from_log_weights(
-            base.log_partition(nh),
+            base.log_partition(rbm.n_hidden()),
             log_weights,
             self.betas.len(),
         ))
@@ -490,18 +450,95 @@ impl Ais {
 
 /// The model seen by the sampler: `W`, an owned `W^T` (so both products read a column-major
 /// right-hand side; ~5% faster than the transposed view at 50 x 500 x 784), hidden biases,
-/// base biases and `c = a - a_A`, all biases in `f64`.
-struct Path<'a, T: Float> {
-    w: MatRef<'a, T>,
-    wt: Mat<T>,
-    b: Vec<f64>,
-    a_base: Vec<f64>,
-    c: Vec<f64>,
+/// base biases and `c = a - a_A`, all biases in `f64`. Shared with the reverse estimator
+/// ([`crate::estimate::raise`]), so both walk the same path.
+pub(super) struct Path<'a, T: Float> {
+    pub(super) w: MatRef<'a, T>,
+    pub(super) wt: Mat<T>,
+    pub(super) b: Vec<f64>,
+    pub(super) a_base: Vec<f64>,
+    pub(super) c: Vec<f64>,
+}
+
+impl<'a, T: Float> Path<'a, T> {
+    /// The path from `base` to `rbm` (an error when the base has the wrong width).
+    pub(super) fn new(rbm: &'a Rbm<T>, base: &AisBase) -> Result<Self> {
+        let nv = rbm.n_visible();
+        if base.a.len() != nv {
+            return Err(Error::Shape(format!(
+                "the AIS base has {} visible biases but the model has {nv} visible units",
+                base.a.len()
+            )));
+        }
+        Ok(Path {
+            w: rbm.w.as_ref(),
+            wt: rbm.w.transpose().to_owned(),
+            b: rbm.b.iter().map(|x| x.as_f64()).collect(),
+            a_base: base.a.clone(),
+            c: rbm
+                .a
+                .iter()
+                .zip(&base.a)
+                .map(|(a, ab)| a.as_f64() - ab)
+                .collect(),
+        })
+    }
+}
+
+/// Runs `chunk(c, first, rows, par)` on the fixed chunks `c` of `chunk_rows` rows (the last
+/// may be shorter) out of `total`, in parallel with rayon, and concatenates the per-row
+/// results in row order. When there are fewer chunks than threads each chunk's GEMMs get
+/// the spare threads (`par`). The chunks do not depend on the thread count.
+pub(super) fn run_chunks<F>(total: usize, chunk_rows: usize, chunk: F) -> Vec<f64>
+where
+    F: Fn(usize, usize, usize, Par) -> Vec<f64> + Sync,
+{
+    let n_chunks = total.div_ceil(chunk_rows);
+    let rows = |c: usize| chunk_rows.min(total - c * chunk_rows);
+    let per = rayon::current_num_threads() / n_chunks.max(1);
+    let par = if per > 1 { Par::rayon(per) } else { Par::Seq };
+    let run = |c: usize| chunk(c, c * chunk_rows, rows(c), par);
+    let parts: Vec<Vec<f64>> = if n_chunks == 1 {
+        vec![run(0)]
+    } else {
+        (0..n_chunks).into_par_iter().map(run).collect()
+    };
+    parts.concat()
 }
 
 /// `dst <- alpha lhs rhs` through faer (and the AVX upper-state cleanup).
-fn gemm<T: Float>(dst: MatMut<'_, T>, lhs: MatRef<'_, T>, rhs: MatRef<'_, T>, alpha: T, par: Par) {
+pub(super) fn gemm<T: Float>(
+    dst: MatMut<'_, T>,
+    lhs: MatRef<'_, T>,
+    rhs: MatRef<'_, T>,
+    alpha: T,
+    par: Par,
+) {
     crate::linalg::matmul_par(dst, Accum::Replace, lhs, rhs, alpha, par);
+}
+
+/// Mean free energy of the rows of `data` (blocks of 1000 rows), after checking its width
+/// against the model and that it has rows.
+pub(super) fn checked_mean_free_energy<T: Float>(rbm: &Rbm<T>, data: MatRef<'_, T>) -> Result<f64> {
+    if data.ncols() != rbm.n_visible() {
+        return Err(Error::Shape(format!(
+            "data has {} columns but the model has {} visible units",
+            data.ncols(),
+            rbm.n_visible()
+        )));
+    }
+    if data.nrows() == 0 {
+        return Err(Error::param("data", "no samples to evaluate"));
+    }
+    const BLOCK: usize = 1000;
+    let mut sum = 0.0;
+    let mut start = 0;
+    while start < data.nrows() {
+        let n = BLOCK.min(data.nrows() - start);
+        sum += rbm.free_energy(data.subrows(start, n)).iter().sum::<f64>();
+        start += n;
+    }
+    Ok(sum / data.nrows() as f64)
 }
 
 /// `M` runs as the rows of one batch; returns their log-weights.
@@ -559,7 +596,7 @@ fn run_chunk<T: Float>(
 }
 
 /// `v ~ Bernoulli(s(a_A + beta c + y))` column by column, `dvis <- c.v` per row.
-fn sample_visible<T: Float>(
+pub(super) fn sample_visible<T: Float>(
     p: &Path<'_, T>,
     y: &Mat<T>,
     beta: f64,
@@ -591,7 +628,7 @@ use crate::linalg::simd_dispatch;
 simd_dispatch! {
     /// One hidden column at step k: `t = x + b`; `logw += sp(beta t) - sp(beta_prev t)`;
     /// `h <- [u < s(beta t)]`.
-    fn hidden_step<T>(x: &[T], bias: f64, beta: f64, beta_prev: f64, u: &[u32], h: &mut [T], logw: &mut [f64]) {
+    pub(super) fn hidden_step<T>(x: &[T], bias: f64, beta: f64, beta_prev: f64, u: &[u32], h: &mut [T], logw: &mut [f64]) {
         let n = x.len();
         let (u, h, logw) = (&u[..n], &mut h[..n], &mut logw[..n]);
         for r in 0..n {
@@ -605,7 +642,7 @@ simd_dispatch! {
 
 simd_dispatch! {
     /// One hidden column at the last step: `logw += sp(beta t) - sp(beta_prev t)` only.
-    fn hidden_weight<T>(x: &[T], bias: f64, beta: f64, beta_prev: f64, logw: &mut [f64]) {
+    pub(super) fn hidden_weight<T>(x: &[T], bias: f64, beta: f64, beta_prev: f64, logw: &mut [f64]) {
         let n = x.len();
         let logw = &mut logw[..n];
         for r in 0..n {

@@ -1,7 +1,10 @@
 //! The evaluation of a saved model (what `emf-rbm eval` prints): exact ln Z when feasible; on
 //! a data set the mean free energy, reconstruction error, pseudo-likelihood, exact and EMF
 //! log-likelihoods; the TAP ln Z estimates at every order with their converged-particle
-//! counts; and, on request, AIS with its interval and effective sample size.
+//! counts; and, on request, the log-likelihood bracketed from both sides: forward AIS (tends
+//! to overestimate it) and RAISE (a stochastic lower bound), each with its interval and
+//! effective sample size, on the same fixed subset of the rows
+//! ([`scored_rows`], `ais_rows` of them).
 //!
 //! # JSON
 //! [`Evaluation::to_json`] is one flat object. A number is a finite value; the strings
@@ -14,7 +17,9 @@
 //! # Random streams
 //! With seed `s`: the pseudo-likelihood's bit flips and, without data, the TAP starts (rows
 //! drawn from `Bernoulli(sigmoid(a))`) come from `rng(s)`; AIS chunk `c` from
-//! `stream_rng(s, c)`.
+//! `stream_rng(s, c)` (the AIS config's seed) and RAISE chunk `c` from
+//! `stream_rng(s, raise::STREAM_OFFSET + c)` (the RAISE config's seed). The scored subset
+//! does not depend on the seed.
 //!
 //! ```
 //! use emf_rbm::data::Dataset;
@@ -28,7 +33,7 @@
 //! let json = e.to_json();
 //! assert_eq!(json["n_hidden"], 6);
 //! assert_eq!(json["ln_z_tap2_particles"], 20);
-//! assert!(json["ais_ln_z"].is_null()); // not asked for
+//! assert!(json["ais_ln_z"].is_null() && json["raise_log_likelihood"].is_null()); // not asked for
 //! # Ok::<(), emf_rbm::Error>(())
 //! ```
 
@@ -42,7 +47,8 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::estimate::ais::{Ais, AisBase, AisConfig};
 use crate::estimate::exact::{self, MAX_ENUMERATED_UNITS};
-use crate::estimate::metrics::{self, Estimate, TapValue};
+use crate::estimate::metrics::{self, Estimate, TapValue, LOW_ESS_FRACTION};
+use crate::estimate::raise::{scored_rows, select_rows, Raise, RaiseConfig};
 use crate::estimate::tap;
 use crate::float::Float;
 use crate::persist::json_float;
@@ -65,6 +71,12 @@ pub struct EvalOptions {
     pub emf_solver: SolverOptions,
     /// AIS settings (`None`: no AIS; its `seed` is used as given).
     pub ais: Option<AisConfig>,
+    /// RAISE settings (`None`: no RAISE; its `seed` is used as given). Needs data; the
+    /// base is the same as the AIS's (the data's smoothed pixel means).
+    pub raise: Option<RaiseConfig>,
+    /// Rows the AIS and RAISE log-likelihoods score: a fixed random subset of the data of
+    /// this many rows (all rows when there are fewer; default 1000, at least 1).
+    pub ais_rows: usize,
 }
 
 impl Default for EvalOptions {
@@ -76,15 +88,21 @@ impl Default for EvalOptions {
             tap_solver: SolverOptions::converged(),
             emf_solver: SolverOptions::paper(),
             ais: None,
+            raise: None,
+            ais_rows: DEFAULT_AIS_ROWS,
         }
     }
 }
+
+/// Default of [`EvalOptions::ais_rows`] and of the AIS metric's `rows`.
+pub const DEFAULT_AIS_ROWS: usize = 1000;
 
 impl EvalOptions {
     /// Estimated memory of [`Evaluation::run`] on a model of `n_visible x n_hidden` with
     /// `rows` data rows and elements of `elem` bytes: the data (three copies), the TAP
     /// particles (`min(rows, tap_starts)` or `tap_starts` of them, eight vectors of
-    /// `n_visible + n_hidden` each) and the AIS runs (four such vectors each, in f64).
+    /// `n_visible + n_hidden` each), the AIS runs (four such vectors each, in f64) and the
+    /// RAISE chains (`min(rows, ais_rows)` times `chains`, three such vectors each).
     pub fn memory_estimate(
         &self,
         n_visible: usize,
@@ -99,9 +117,12 @@ impl EvalOptions {
             self.tap_starts
         };
         let runs = self.ais.as_ref().map_or(0, |a| a.runs) as u128;
+        let chains = self.raise.as_ref().map_or(0, |r| r.chains) as u128;
+        let raise = chains * rows.min(self.ais_rows) as u128 * units * (2 * elem as u128 + 4);
         3 * crate::memory::matrices(1, rows, n_visible, elem)
             + 8 * starts as u128 * units * elem as u128
             + 4 * runs * units * 8
+            + raise
     }
 
     /// Checks every field.
@@ -115,8 +136,14 @@ impl EvalOptions {
         if self.tap_starts == 0 {
             return Err(Error::param("tap_starts", "must be >= 1"));
         }
+        if self.ais_rows == 0 {
+            return Err(Error::param("ais_rows", "score at least one row"));
+        }
         self.tap_solver.validate()?;
         self.emf_solver.validate()?;
+        if let Some(r) = &self.raise {
+            r.validate()?;
+        }
         match &self.ais {
             Some(a) => a.validate(),
             None => Ok(()),
@@ -139,6 +166,10 @@ checked_builder!(
         emf_solver: SolverOptions,
         /// AIS settings.
         ais: Option<AisConfig>,
+        /// RAISE settings.
+        raise: Option<RaiseConfig>,
+        /// Rows scored by AIS and RAISE.
+        ais_rows: usize,
     }
 );
 
@@ -180,15 +211,43 @@ pub struct TapScore {
     pub log_likelihood: Option<TapValue>,
 }
 
-/// AIS ln Z and the log-likelihood it implies on the data.
+/// AIS ln Z and the log-likelihood it implies on the scored rows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AisScore {
     /// ln Z with its interval and ESS.
     pub ln_z: Estimate,
-    /// Mean log-likelihood on the data, with its interval, when data was given.
+    /// Mean log-likelihood on the scored rows, with its interval, when data was given.
     pub log_likelihood: Option<Estimate>,
     /// Temperatures used.
     pub n_betas: usize,
+}
+
+/// RAISE on the scored rows: the mean of the per-row `ln Z_i` and the log-likelihood (a
+/// stochastic lower bound), each with its interval and the ESS of `exp(-ln Z_i)`; `runs`
+/// is the number of scored rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RaiseScore {
+    /// `mean ln Z_i +- 3 s.e.`
+    pub ln_z: Estimate,
+    /// Mean log-likelihood with its interval.
+    pub log_likelihood: Estimate,
+    /// Reverse chains per row.
+    pub chains: usize,
+    /// Temperatures used.
+    pub n_betas: usize,
+}
+
+/// The rows the AIS and RAISE log-likelihoods scored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScoredRows {
+    /// Rows scored.
+    pub rows: usize,
+    /// Rows of the data set.
+    pub of: usize,
+    /// The exact mean log-likelihood of the scored rows, when ln Z was enumerated (the
+    /// value the two estimators bracket).
+    #[serde(with = "json_float::option")]
+    pub log_likelihood_exact: Option<f64>,
 }
 
 /// Everything `eval` reports about a model.
@@ -211,6 +270,12 @@ pub struct Evaluation {
     pub tap: Vec<TapScore>,
     /// AIS, when asked for.
     pub ais: Option<AisScore>,
+    /// RAISE, when asked for and data was given.
+    #[serde(default)]
+    pub raise: Option<RaiseScore>,
+    /// The rows AIS and RAISE scored, when one of them ran on data.
+    #[serde(default)]
+    pub scored: Option<ScoredRows>,
 }
 
 /// The TAP ln Z estimate at every order from the rows `starts`, and the log-likelihood it
@@ -234,19 +299,22 @@ fn tap_scores<T: Float>(
     Ok(tap)
 }
 
-/// AIS ln Z (base rates from `data`, or from the model's visible biases without data) and
-/// the mean log-likelihood of the rows `v` it implies.
+/// The AIS base: the data's smoothed pixel means, or the model's visible biases without data.
+fn ais_base<T: Float>(rbm: &Rbm<T>, data: Option<&Dataset>) -> Result<AisBase> {
+    match data {
+        Some(d) => AisBase::from_data(d, 0.05),
+        None => AisBase::from_biases(rbm.a.iter().map(|x| x.as_f64()).collect()),
+    }
+}
+
+/// AIS ln Z and the mean log-likelihood of the rows `v` it implies.
 fn ais_score<T: Float>(
     rbm: &Rbm<T>,
-    data: Option<&Dataset>,
+    base: &AisBase,
     v: Option<&Mat<T>>,
     cfg: &AisConfig,
 ) -> Result<AisScore> {
-    let base = match data {
-        Some(d) => AisBase::from_data(d, 0.05)?,
-        None => AisBase::from_biases(rbm.a.iter().map(|x| x.as_f64()).collect())?,
-    };
-    let est = Ais::new(cfg.clone())?.estimate(rbm, &base)?;
+    let est = Ais::new(cfg.clone())?.estimate(rbm, base)?;
     let log_likelihood = match v {
         Some(v) => {
             let ll = est.log_likelihood(rbm, v.as_ref())?;
@@ -259,6 +327,65 @@ fn ais_score<T: Float>(
         log_likelihood,
         n_betas: est.n_betas,
     })
+}
+
+/// RAISE on the rows `v`.
+fn raise_score<T: Float>(
+    rbm: &Rbm<T>,
+    base: &AisBase,
+    v: &Mat<T>,
+    cfg: &RaiseConfig,
+) -> Result<RaiseScore> {
+    let est = Raise::new(cfg.clone())?.estimate(rbm, base, v.as_ref())?;
+    let ll = Estimate::from_raise(&est);
+    let half = est.log_likelihood - est.lower;
+    Ok(RaiseScore {
+        ln_z: Estimate {
+            value: est.log_z,
+            lower: est.log_z - half,
+            upper: est.log_z + half,
+            ..ll
+        },
+        log_likelihood: ll,
+        chains: est.chains,
+        n_betas: est.n_betas,
+    })
+}
+
+type Likelihoods = (Option<AisScore>, Option<RaiseScore>, Option<ScoredRows>);
+
+/// AIS and RAISE as asked for, their log-likelihoods on the fixed subset of `ais_rows` rows
+/// of `v` (the data as a matrix).
+fn likelihoods<T: Float>(
+    rbm: &Rbm<T>,
+    data: Option<&Dataset>,
+    v: Option<&Mat<T>>,
+    ln_z_exact: Option<f64>,
+    opts: &EvalOptions,
+) -> Result<Likelihoods> {
+    if opts.ais.is_none() && (opts.raise.is_none() || v.is_none()) {
+        return Ok((None, None, None));
+    }
+    let base = ais_base(rbm, data)?;
+    let sub = v.map(|v| select_rows(v.as_ref(), &scored_rows(v.nrows(), opts.ais_rows)));
+    let ais = match &opts.ais {
+        Some(cfg) => Some(ais_score(rbm, &base, sub.as_ref(), cfg)?),
+        None => None,
+    };
+    let raise = match (&opts.raise, &sub) {
+        (Some(cfg), Some(sub)) => Some(raise_score(rbm, &base, sub, cfg)?),
+        _ => None,
+    };
+    let scored = match (v, &sub) {
+        (Some(v), Some(sub)) => Some(ScoredRows {
+            rows: sub.nrows(),
+            of: v.nrows(),
+            log_likelihood_exact: ln_z_exact
+                .map(|z| -metrics::mean_free_energy(rbm, sub.as_ref()) - z),
+        }),
+        _ => None,
+    };
+    Ok((ais, raise, scored))
 }
 
 impl Evaluation {
@@ -306,10 +433,7 @@ impl Evaluation {
         };
         let f = scores.as_ref().map(|s| s.mean_free_energy);
         let tap = tap_scores(rbm, starts.as_ref(), f, opts)?;
-        let ais = match &opts.ais {
-            Some(cfg) => Some(ais_score(rbm, data, v.as_ref(), cfg)?),
-            None => None,
-        };
+        let (ais, raise, scored) = likelihoods(rbm, data, v.as_ref(), ln_z_exact, opts)?;
         Ok(Evaluation {
             n_visible: rbm.n_visible(),
             n_hidden: rbm.n_hidden(),
@@ -319,6 +443,8 @@ impl Evaluation {
             tap_starts: starts.nrows(),
             tap,
             ais,
+            raise,
+            scored,
         })
     }
 
@@ -328,8 +454,15 @@ impl Evaluation {
     /// `emf_log_likelihood`, `emf_log_likelihood_per_unit`; per TAP order `k` in `mf`, `tap2`,
     /// `tap3`: `ln_z_k`, `ln_z_k_converged`, `ln_z_k_particles`, `ln_z_k_max_residual`,
     /// `ln_z_k_note` (only when absent), `log_likelihood_k`; `tap_starts`; `ais_ln_z`,
-    /// `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`, `ais_runs`, `ais_betas`,
-    /// `ais_log_likelihood`, `ais_log_likelihood_lower`, `ais_log_likelihood_upper`.
+    /// `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`, `ais_low_ess`, `ais_runs`, `ais_betas`,
+    /// `ais_log_likelihood`, `ais_log_likelihood_lower`, `ais_log_likelihood_upper`,
+    /// `ais_rows`; `raise_ln_z` (mean of the rows' `ln Z_i`), `raise_ln_z_lower`,
+    /// `raise_ln_z_upper`, `raise_log_likelihood`, `raise_log_likelihood_lower`,
+    /// `raise_log_likelihood_upper`, `raise_ess`, `raise_low_ess`, `raise_rows`,
+    /// `raise_chains`, `raise_betas`; `low_ess_fraction` (the `_low_ess` threshold, ESS below
+    /// this fraction of the runs or rows), `scored_rows` (which rows the likelihoods scored,
+    /// in words) and `scored_log_likelihood_exact` (the exact value on those rows, which
+    /// the two bracket).
     pub fn to_json(&self) -> Value {
         let num = |x: Option<f64>| x.map_or(Value::Null, json_float::to_json);
         let mut out = Map::new();
@@ -379,18 +512,72 @@ impl Evaluation {
             );
         }
         put("tap_starts", self.tap_starts.into());
+        self.put_likelihoods(&mut out);
+        Value::Object(out)
+    }
+
+    /// The AIS and RAISE entries of [`to_json`](Self::to_json).
+    fn put_likelihoods(&self, out: &mut Map<String, Value>) {
+        let num = |x: Option<f64>| x.map_or(Value::Null, json_float::to_json);
+        let mut put = |k: &str, v: Value| {
+            out.insert(k.to_string(), v);
+        };
         let a = self.ais.as_ref();
         put("ais_ln_z", num(a.map(|a| a.ln_z.value)));
         put("ais_ln_z_lower", num(a.map(|a| a.ln_z.lower)));
         put("ais_ln_z_upper", num(a.map(|a| a.ln_z.upper)));
         put("ais_ess", num(a.map(|a| a.ln_z.ess)));
+        put(
+            "ais_low_ess",
+            a.map_or(Value::Null, |a| a.ln_z.low_ess().into()),
+        );
         put("ais_runs", a.map_or(Value::Null, |a| a.ln_z.runs.into()));
         put("ais_betas", a.map_or(Value::Null, |a| a.n_betas.into()));
         let ll = a.and_then(|a| a.log_likelihood);
         put("ais_log_likelihood", num(ll.map(|l| l.value)));
         put("ais_log_likelihood_lower", num(ll.map(|l| l.lower)));
         put("ais_log_likelihood_upper", num(ll.map(|l| l.upper)));
-        Value::Object(out)
+        let rows = |on: bool| match (&self.scored, on) {
+            (Some(s), true) => s.rows.into(),
+            _ => Value::Null,
+        };
+        put("ais_rows", rows(ll.is_some()));
+        let r = self.raise.as_ref();
+        put("raise_ln_z", num(r.map(|r| r.ln_z.value)));
+        put("raise_ln_z_lower", num(r.map(|r| r.ln_z.lower)));
+        put("raise_ln_z_upper", num(r.map(|r| r.ln_z.upper)));
+        put(
+            "raise_log_likelihood",
+            num(r.map(|r| r.log_likelihood.value)),
+        );
+        let ll = r.map(|r| r.log_likelihood);
+        put("raise_log_likelihood_lower", num(ll.map(|l| l.lower)));
+        put("raise_log_likelihood_upper", num(ll.map(|l| l.upper)));
+        put("raise_ess", num(ll.map(|l| l.ess)));
+        put(
+            "raise_low_ess",
+            ll.map_or(Value::Null, |l| l.low_ess().into()),
+        );
+        put("raise_rows", rows(r.is_some()));
+        put("raise_chains", r.map_or(Value::Null, |r| r.chains.into()));
+        put("raise_betas", r.map_or(Value::Null, |r| r.n_betas.into()));
+        let any = a.is_some() || r.is_some();
+        put("low_ess_fraction", num(any.then_some(LOW_ESS_FRACTION)));
+        put(
+            "scored_log_likelihood_exact",
+            num(self.scored.as_ref().and_then(|s| s.log_likelihood_exact)),
+        );
+        put(
+            "scored_rows",
+            self.scored.as_ref().map_or(Value::Null, |s| {
+                let which = if s.rows < s.of {
+                    format!("{} of {} rows (fixed random subset)", s.rows, s.of)
+                } else {
+                    format!("all {} rows", s.of)
+                };
+                format!("{which}, the same for AIS and RAISE").into()
+            }),
+        );
     }
 
     /// One `name value` line per entry of [`to_json`](Self::to_json) (`-` for "not

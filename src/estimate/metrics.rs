@@ -7,6 +7,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::ais::{AisEstimate, AisLogLikelihood};
+use crate::estimate::raise::RaiseEstimate;
 use crate::estimate::tap::TapEstimate;
 use crate::persist::json_float;
 
@@ -82,7 +83,26 @@ pub fn mean_free_energy<T: Float>(rbm: &Rbm<T>, data: MatRef<'_, T>) -> f64 {
     f.iter().sum::<f64>() / f.len().max(1) as f64
 }
 
-/// An estimate with an interval and the effective sample size behind it (AIS).
+/// Below this fraction of its runs (rows for RAISE), an effective sample size is flagged as
+/// too low to trust the interval (`low_ess` in every report).
+///
+/// Why 0.1: for log-normal weights with log-variance `s^2`, `ESS / M ~ exp(-s^2)`; below 0.1
+/// `s > 1.5` nats, and the mean of `M` such weights is dominated by the few largest, so the
+/// sample standard deviation behind the interval is itself unreliable (it underestimates
+/// the spread). The flag is a warning, not a correction: lengthen the schedule.
+pub const LOW_ESS_FRACTION: f64 = 0.1;
+
+/// Is `ess` out of `n` samples below [`LOW_ESS_FRACTION`] of them (or not a number)?
+///
+/// ```
+/// use emf_rbm::estimate::metrics::is_low_ess;
+/// assert!(is_low_ess(2.0, 100) && !is_low_ess(10.0, 100));
+/// ```
+pub fn is_low_ess(ess: f64, n: usize) -> bool {
+    ess.is_nan() || ess < LOW_ESS_FRACTION * n as f64
+}
+
+/// An estimate with an interval and the effective sample size behind it (AIS, RAISE).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
     /// The estimate.
@@ -97,7 +117,7 @@ pub struct Estimate {
     /// Effective sample size of the importance weights, in `[1, runs]`.
     #[serde(with = "json_float")]
     pub ess: f64,
-    /// Number of independent runs behind the estimate.
+    /// Number of independent runs behind the estimate (for RAISE: the scored rows).
     pub runs: usize,
 }
 
@@ -142,6 +162,23 @@ impl Estimate {
             ess: est.ess,
             runs: est.runs(),
         }
+    }
+
+    /// The RAISE log-likelihood (a stochastic lower bound) with its interval; `runs` is the
+    /// number of scored rows.
+    pub fn from_raise(est: &RaiseEstimate) -> Self {
+        Estimate {
+            value: est.log_likelihood,
+            lower: est.lower,
+            upper: est.upper,
+            ess: est.ess,
+            runs: est.rows(),
+        }
+    }
+
+    /// Is the effective sample size below [`LOW_ESS_FRACTION`] of the runs?
+    pub fn low_ess(&self) -> bool {
+        is_low_ess(self.ess, self.runs)
     }
 }
 

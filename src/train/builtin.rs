@@ -4,6 +4,7 @@ use rand::Rng as _;
 
 use crate::error::Result;
 use crate::estimate::ais::{Ais, AisBase};
+use crate::estimate::raise::{scored_rows, select_rows, Raise};
 use crate::estimate::tap;
 use crate::estimate::{exact, metrics as cheap};
 use crate::float::Float;
@@ -161,11 +162,21 @@ impl<T: Float> Metric<T> for AisLikelihood {
         let base = AisBase::from_means(ctx.train_means, self.0.base_smoothing)?;
         let est = ais.estimate(ctx.rbm, &base)?;
         r.insert(&keys::AIS_LN_Z, Estimate::from_ais(&est))?;
-        if let Some(h) = ctx.held_out {
-            let ll = est.log_likelihood(ctx.rbm, h)?;
+        let Some(h) = ctx.held_out else {
+            return Ok(());
+        };
+        let sub = select_rows(h, &scored_rows(h.nrows(), self.0.rows));
+        let ll = est.log_likelihood(ctx.rbm, sub.as_ref())?;
+        r.insert(
+            &keys::AIS_LOG_LIKELIHOOD_HELD_OUT,
+            Estimate::from_ais_log_likelihood(&ll, &est),
+        )?;
+        r.insert(&keys::AIS_HELD_OUT_ROWS, sub.nrows() as f64)?;
+        if let Some(cfg) = self.0.raise_config(seed) {
+            let rev = Raise::new(cfg)?.estimate(ctx.rbm, &base, sub.as_ref())?;
             r.insert(
-                &keys::AIS_LOG_LIKELIHOOD_HELD_OUT,
-                Estimate::from_ais_log_likelihood(&ll, &est),
+                &keys::RAISE_LOG_LIKELIHOOD_HELD_OUT,
+                Estimate::from_raise(&rev),
             )?;
         }
         Ok(())
@@ -321,6 +332,7 @@ mod tests {
         let cfg = AisMetricConfig {
             schedule: BetaSchedule::Count(200),
             runs: 8,
+            rows: 5,
             ..Default::default()
         };
         let (seed, epoch) = (5, 3);
@@ -346,11 +358,37 @@ mod tests {
             .estimate(&rbm, &AisBase::from_means(&means, 0.05).unwrap())
             .unwrap();
         assert_eq!(r.get(&keys::AIS_LN_Z), Some(Estimate::from_ais(&est)));
-        let ll = est.log_likelihood(&rbm, held.as_ref()).unwrap();
+        // Both likelihoods score the same fixed 5 of the 12 held-out rows.
+        let sub = select_rows(held.as_ref(), &scored_rows(12, 5));
+        assert_eq!(sub.nrows(), 5);
+        let ll = est.log_likelihood(&rbm, sub.as_ref()).unwrap();
         assert_eq!(
             r.get(&keys::AIS_LOG_LIKELIHOOD_HELD_OUT),
             Some(Estimate::from_ais_log_likelihood(&ll, &est))
         );
+        assert_eq!(r.get(&keys::AIS_HELD_OUT_ROWS), Some(5.0));
+        let rev = Raise::new(cfg.raise_config(ais_seed).unwrap())
+            .unwrap()
+            .estimate(
+                &rbm,
+                &AisBase::from_means(&means, 0.05).unwrap(),
+                sub.as_ref(),
+            )
+            .unwrap();
+        let got = r.get(&keys::RAISE_LOG_LIKELIHOOD_HELD_OUT).unwrap();
+        assert_eq!(got, Estimate::from_raise(&rev));
+        assert_eq!(got.runs, 5);
+        // Without RAISE: no RAISE value.
+        let mut r3 = EpochRecord::default();
+        let no_raise = AisMetricConfig {
+            raise: false,
+            ..cfg.clone()
+        };
+        build::<f64>(&MetricKind::Ais(no_raise))
+            .measure(&ctx, &mut r3)
+            .unwrap();
+        assert_eq!(r3.get(&keys::AIS_LN_Z), r.get(&keys::AIS_LN_Z));
+        assert_eq!(r3.get(&keys::RAISE_LOG_LIKELIHOOD_HELD_OUT), None);
         // Another epoch draws another seed.
         let ctx2 = MetricContext::new(
             &rbm,

@@ -192,8 +192,14 @@ pub const LOG_LIKELIHOOD_HELD_OUT: Key<f64> = Key::new("log_likelihood_held_out"
 pub const EMF_LOG_LIKELIHOOD: Key<f64> = Key::new("emf_log_likelihood");
 /// AIS estimate of ln Z.
 pub const AIS_LN_Z: Key<Estimate> = Key::new("ais_ln_z");
-/// Mean held-out log-likelihood per sample implied by the AIS ln Z, with its interval.
+/// Mean held-out log-likelihood per sample implied by the AIS ln Z, with its interval, on
+/// the scored held-out rows (tends to overestimate the likelihood).
 pub const AIS_LOG_LIKELIHOOD_HELD_OUT: Key<Estimate> = Key::new("ais_log_likelihood_held_out");
+/// Held-out rows scored by the AIS and RAISE likelihoods (a fixed subset).
+pub const AIS_HELD_OUT_ROWS: Key<f64> = Key::new("ais_held_out_rows");
+/// RAISE mean held-out log-likelihood per sample (a stochastic lower bound), with its
+/// interval and the ESS of its weights; `runs` is the number of scored rows.
+pub const RAISE_LOG_LIKELIHOOD_HELD_OUT: Key<Estimate> = Key::new("raise_log_likelihood_held_out");
 
 const TAP_LN_Z: [Key<TapValue>; 3] = [
     Key::new("ln_z_mf"),

@@ -13,7 +13,7 @@
 //! | `ExactLogLikelihood` | `LN_Z_EXACT`, `LOG_LIKELIHOOD_TRAIN`, `LOG_LIKELIHOOD_HELD_OUT` |
 //! | `TapLnZ` | `tap_ln_z(order)`, `tap_log_likelihood_train(order)`, `tap_log_likelihood_held_out(order)` |
 //! | `EmfLogLikelihood` | `EMF_LOG_LIKELIHOOD` |
-//! | `Ais` | `AIS_LN_Z`, `AIS_LOG_LIKELIHOOD_HELD_OUT` |
+//! | `Ais` | `AIS_LN_Z`, `AIS_LOG_LIKELIHOOD_HELD_OUT`, `AIS_HELD_OUT_ROWS`, `RAISE_LOG_LIKELIHOOD_HELD_OUT` |
 //!
 //! Training-side metrics use the monitor's fixed random subset of the training rows
 //! (`MonitorConfig::subset` rows); held-out metrics use the whole held-out set.
@@ -57,17 +57,19 @@ use std::cell::OnceCell;
 use faer::MatRef;
 use serde::{Deserialize, Serialize};
 
-use crate::checked::checked_builder;
 use crate::error::{Error, Result};
-use crate::estimate::ais::{AisConfig, BetaSchedule};
 use crate::estimate::exact::MAX_ENUMERATED_UNITS;
 use crate::estimate::metrics::mean_free_energy;
 use crate::float::Float;
 use crate::rbm::Rbm;
 use crate::rng::{stream_rng, Rng};
-use crate::tap::{SolverOptions, TapOrder};
 use crate::train::history::EpochRecord;
 use crate::train::keys;
+
+pub use super::metric_settings::{
+    AisMetricConfig, AisMetricConfigBuilder, EmfConfig, EmfConfigBuilder, TapLnZConfig,
+    TapLnZConfigBuilder,
+};
 
 /// First random-stream tag free for custom metrics (see the module docs).
 pub const CUSTOM_METRIC_TAGS: u32 = 256;
@@ -195,149 +197,6 @@ impl Cadence {
     }
 }
 
-/// Settings of the TAP ln Z metric: `-G_k` at the lowest converged fixed point reached from
-/// the first `starts` rows of the training subset, and the log-likelihoods it implies.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TapLnZConfig {
-    /// Expansion order (default TAP2).
-    pub order: TapOrder,
-    /// Particles, started at the first rows of the training subset (default 200; fewer when
-    /// the subset is smaller, as recorded in `n_particles`).
-    pub starts: usize,
-    /// Fixed-point solver (default [`SolverOptions::converged`]).
-    pub solver: SolverOptions,
-}
-
-impl Default for TapLnZConfig {
-    fn default() -> Self {
-        TapLnZConfig {
-            order: TapOrder::Tap2,
-            starts: 200,
-            solver: SolverOptions::converged(),
-        }
-    }
-}
-
-impl TapLnZConfig {
-    /// Checks every field.
-    pub fn validate(&self) -> Result<()> {
-        if self.starts == 0 {
-            return Err(Error::param("starts", "at least one TAP start is needed"));
-        }
-        self.solver.validate()
-    }
-}
-
-checked_builder!(
-    /// Builder of [`TapLnZConfig`].
-    TapLnZConfigBuilder for TapLnZConfig {
-        /// Expansion order.
-        order: TapOrder,
-        /// Particles.
-        starts: usize,
-        /// Solver options.
-        solver: SolverOptions,
-    }
-);
-
-/// Settings of the paper's EMF log-likelihood metric, `-F(v) + G_2(m*)` with `m*` iterated
-/// from each training-subset row (mean over the subset).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct EmfConfig {
-    /// Fixed-point iteration (default [`SolverOptions::paper`]: 3 damped sweeps).
-    pub solver: SolverOptions,
-}
-
-// Explicit rather than derived: the EMF estimate is defined with the paper's solver, whatever
-// `SolverOptions::default` may become.
-#[allow(clippy::derivable_impls)]
-impl Default for EmfConfig {
-    fn default() -> Self {
-        EmfConfig {
-            solver: SolverOptions::paper(),
-        }
-    }
-}
-
-impl EmfConfig {
-    /// Checks every field.
-    pub fn validate(&self) -> Result<()> {
-        self.solver.validate()
-    }
-}
-
-checked_builder!(
-    /// Builder of [`EmfConfig`].
-    EmfConfigBuilder for EmfConfig {
-        /// Solver options.
-        solver: SolverOptions,
-    }
-);
-
-/// Settings of the AIS metric: ln Z by annealed importance sampling from a base model with
-/// the training set's smoothed pixel means, and the held-out log-likelihood it implies. The
-/// seed of the runs is drawn from the metric's stream (tag 1) at every measured epoch.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AisMetricConfig {
-    /// Temperatures (default the standard 14 500).
-    pub schedule: BetaSchedule,
-    /// Independent runs (default 100, >= 2).
-    pub runs: usize,
-    /// Runs per parallel chunk (default 50).
-    pub chunk_runs: usize,
-    /// Smoothing of the base rates towards 1/2, in (0, 1] (default 0.05).
-    pub base_smoothing: f64,
-}
-
-impl Default for AisMetricConfig {
-    fn default() -> Self {
-        let a = AisConfig::default();
-        AisMetricConfig {
-            schedule: a.schedule,
-            runs: a.runs,
-            chunk_runs: a.chunk_runs,
-            base_smoothing: 0.05,
-        }
-    }
-}
-
-impl AisMetricConfig {
-    /// The AIS configuration with seed `seed`.
-    pub fn ais_config(&self, seed: u64) -> AisConfig {
-        AisConfig {
-            schedule: self.schedule.clone(),
-            runs: self.runs,
-            chunk_runs: self.chunk_runs,
-            seed,
-        }
-    }
-
-    /// Checks every field.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.base_smoothing > 0.0 && self.base_smoothing <= 1.0) {
-            return Err(Error::param(
-                "base_smoothing",
-                format!("must be in (0, 1], got {}", self.base_smoothing),
-            ));
-        }
-        self.ais_config(0).validate()
-    }
-}
-
-checked_builder!(
-    /// Builder of [`AisMetricConfig`].
-    AisMetricConfigBuilder for AisMetricConfig {
-        /// Temperatures.
-        schedule: BetaSchedule,
-        /// Runs.
-        runs: usize,
-        /// Runs per chunk.
-        chunk_runs: usize,
-        /// Base-rate smoothing.
-        base_smoothing: f64,
-    }
-);
-
 /// A built-in metric and its settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "metric", rename_all = "snake_case")]
@@ -358,7 +217,8 @@ pub enum MetricKind {
     TapLnZ(TapLnZConfig),
     /// The paper's EMF log-likelihood ([`EmfConfig`]).
     EmfLogLikelihood(EmfConfig),
-    /// AIS ln Z and held-out log-likelihood with interval and ESS ([`AisMetricConfig`]).
+    /// AIS ln Z and held-out log-likelihood, and the RAISE lower bound on the same rows,
+    /// with intervals and ESS ([`AisMetricConfig`]).
     Ais(AisMetricConfig),
 }
 
@@ -388,6 +248,8 @@ impl MetricKind {
             MetricKind::Ais(_) => &[
                 keys::AIS_LN_Z.name(),
                 keys::AIS_LOG_LIKELIHOOD_HELD_OUT.name(),
+                keys::AIS_HELD_OUT_ROWS.name(),
+                keys::RAISE_LOG_LIKELIHOOD_HELD_OUT.name(),
             ],
         };
         names.to_vec()
@@ -572,6 +434,8 @@ impl MonitorConfigBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::estimate::ais::BetaSchedule;
+    use crate::tap::{SolverOptions, TapOrder};
 
     fn due(c: &Cadence, epochs: usize, every: usize) -> Vec<usize> {
         (1..=epochs)
@@ -616,6 +480,7 @@ mod tests {
         );
         let back: MonitorConfig = serde_json::from_str(&text).unwrap();
         assert_eq!(back, cfg);
+
         for bad in [
             MetricKind::ExactLogLikelihood { max_units: 31 },
             MetricKind::TapLnZ(TapLnZConfig {
@@ -634,6 +499,14 @@ mod tests {
             }),
             MetricKind::Ais(AisMetricConfig {
                 base_smoothing: 0.0,
+                ..Default::default()
+            }),
+            MetricKind::Ais(AisMetricConfig {
+                rows: 0,
+                ..Default::default()
+            }),
+            MetricKind::Ais(AisMetricConfig {
+                raise_chains: 0,
                 ..Default::default()
             }),
         ] {
@@ -660,6 +533,23 @@ mod tests {
             .metric(tap(TapOrder::Tap2))
             .metric(tap(TapOrder::Tap2));
         assert!(clash.build().is_err());
+    }
+
+    #[test]
+    fn an_ais_metric_written_before_raise_reads_with_the_defaults() {
+        let old = r#"{"metric":"ais","schedule":{"kind":"count","value":500},"runs":10,"chunk_runs":50,"base_smoothing":0.05}"#;
+        let old: MetricConfig = serde_json::from_str(old).unwrap();
+        let want = AisMetricConfig {
+            schedule: BetaSchedule::Count(500),
+            runs: 10,
+            ..Default::default()
+        };
+        assert_eq!(old.kind, MetricKind::Ais(want));
+        assert!(want_raise_defaults(&old.kind));
+    }
+
+    fn want_raise_defaults(kind: &MetricKind) -> bool {
+        matches!(kind, MetricKind::Ais(c) if c.raise && c.raise_chains == 1 && c.rows == 1000)
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod history;
 pub mod keys;
 pub mod method;
+mod metric_settings;
 pub mod metrics;
 mod monitor;
 pub mod observer;
