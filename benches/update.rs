@@ -1,9 +1,10 @@
 //! One parameter update of every training method at MNIST size (minibatch 100, 784 x 500),
-//! in f64 and f32, through the public trainer: per method the time per update, its GEMM work
-//! (counted by `emf_rbm::profile`), the GEMM-work bound (that work at the rate of plain faer
-//! GEMMs of the update's shapes, measured in the same run), the fraction of the bound reached,
-//! the time split (GEMM / elementwise / random / step / copy / other) and the speed-up of 2
-//! threads over 1. Then criterion's own statistics of one epoch per method.
+//! in f64 and f32, through the public trainer: per method the time per update (median epoch
+//! of one run, after a warm-up epoch), its GEMM work (counted by `emf_rbm::profile`, shape by
+//! shape), the GEMM-work bound (each of those GEMMs at the rate of a plain faer GEMM of the
+//! same shape and operand layout, measured in the same run), the fraction of the bound
+//! reached, the time split (GEMM / elementwise / random / step / copy / other) and the
+//! speed-up of 2 threads over 1. Then criterion's own statistics of one epoch per method.
 //!
 //! `cargo bench --bench update` (prints the summary first). TAP methods run the paper's
 //! setting (3 damped sweeps per update), as `emf-rbm train --method tap2` does.
@@ -11,14 +12,16 @@
 mod common;
 use common::median_seconds;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use emf_rbm::data::Dataset;
 use emf_rbm::faer::{Accum, Mat};
 use emf_rbm::linalg::matmul;
-use emf_rbm::profile::{self, Section};
-use emf_rbm::train::{Method, MonitorConfig, TrainConfig, Trainer};
+use emf_rbm::profile::{self, GemmCalls, GemmShape, Section};
+use emf_rbm::train::{Method, MonitorConfig, Observer, TrainConfig, Trainer};
 use emf_rbm::{rng, Float};
 
 const B: usize = 100;
@@ -56,66 +59,98 @@ fn config(method: &str) -> TrainConfig {
         .unwrap()
 }
 
-/// Seconds per GEMM FLOP of plain faer GEMMs of the three shapes an update uses (`V W`,
-/// `H W^T`, `V^T P`), one of each per round: the rate the bound is computed with.
-fn gemm_rate<T: Float>() -> (f64, [f64; 3]) {
-    let v = Mat::<T>::from_fn(B, NV, |r, i| T::of(((r * 7 + i * 3) % 8 == 0) as u8 as f64));
-    let h = Mat::<T>::from_fn(B, NH, |r, j| T::of(((r + j) % 3) as f64 * 0.3));
-    let w = Mat::<T>::from_fn(NV, NH, |i, j| T::of((((i + j) % 13) as f64 - 6.0) * 0.01));
-    let (mut out_h, mut out_v, mut out_w) = (
-        Mat::<T>::zeros(B, NH),
-        Mat::<T>::zeros(B, NV),
-        Mat::<T>::zeros(NV, NH),
+/// Seconds of one plain faer GEMM of `shape` (operands laid out as recorded), median of 30.
+fn gemm_seconds<T: Float>(shape: &GemmShape) -> f64 {
+    let (m, n, k) = (shape.m, shape.n, shape.k);
+    // A transposed operand is the transpose of a column-major matrix.
+    let lhs = if shape.lhs_transposed {
+        Mat::<T>::from_fn(k, m, |r, c| T::of(((r * 7 + c * 3) % 8 == 0) as u8 as f64))
+    } else {
+        Mat::<T>::from_fn(m, k, |r, c| T::of(((r * 7 + c * 3) % 8 == 0) as u8 as f64))
+    };
+    let rhs = if shape.rhs_transposed {
+        Mat::<T>::from_fn(n, k, |r, c| T::of((((r + c) % 13) as f64 - 6.0) * 0.01))
+    } else {
+        Mat::<T>::from_fn(k, n, |r, c| T::of((((r + c) % 13) as f64 - 6.0) * 0.01))
+    };
+    let (l, r) = (
+        if shape.lhs_transposed {
+            lhs.transpose()
+        } else {
+            lhs.as_ref()
+        },
+        if shape.rhs_transposed {
+            rhs.transpose()
+        } else {
+            rhs.as_ref()
+        },
     );
-    let one = T::of(1.0);
-    let flops = 2.0 * (B * NV * NH) as f64;
-    let t = [
-        median_seconds(
-            || matmul(out_h.as_mut(), Accum::Replace, v.as_ref(), w.as_ref(), one),
-            60,
-        ),
-        median_seconds(
-            || {
-                matmul(
-                    out_v.as_mut(),
-                    Accum::Replace,
-                    h.as_ref(),
-                    w.transpose(),
-                    one,
-                )
-            },
-            60,
-        ),
-        median_seconds(
-            || matmul(out_w.as_mut(), Accum::Add, v.transpose(), h.as_ref(), one),
-            60,
-        ),
-    ];
-    let rate = 3.0 * flops / t.iter().sum::<f64>();
-    (rate, t.map(|s| flops / s))
+    let mut out = Mat::<T>::zeros(m, n);
+    let accum = if shape.accumulate {
+        Accum::Add
+    } else {
+        Accum::Replace
+    };
+    median_seconds(|| matmul(out.as_mut(), accum, l, r, T::of(1.0)), 30)
 }
 
-/// (median seconds per update, total seconds of the timed epochs, profile split summed over
-/// them) of `method`.
-fn time_updates<T: Float>(method: &str, data: &Dataset) -> (f64, f64, profile::Split) {
-    let cfg = config(method);
-    let fit = || {
-        Trainer::<T>::new(cfg.clone()).fit(data, None).unwrap();
-    };
-    fit();
-    profile::reset();
-    profile::enable(true);
-    let mut times = Vec::with_capacity(REPEATS);
-    for _ in 0..REPEATS {
-        let t0 = Instant::now();
-        fit();
-        times.push(t0.elapsed().as_secs_f64());
+/// Records the wall time at the end of every epoch and turns the profile counters on after
+/// the first (warm-up) epoch.
+struct EpochClock(Arc<Mutex<Vec<Instant>>>);
+
+impl<T: Float> Observer<T> for EpochClock {
+    fn on_start(&mut self, _epochs: usize, _batches: usize) {
+        self.0.lock().unwrap().push(Instant::now());
     }
+    fn on_epoch_end(&mut self, epoch: usize, _rbm: &emf_rbm::Rbm<T>) -> emf_rbm::Result<()> {
+        if epoch == 1 {
+            profile::reset();
+            profile::enable(true);
+        }
+        self.0.lock().unwrap().push(Instant::now());
+        Ok(())
+    }
+}
+
+/// One run of `method`: a warm-up epoch then `REPEATS` timed epochs of `UPDATES` updates in
+/// ONE training run (no setup, allocation or initialisation inside the timed epochs).
+struct Timed {
+    /// Median seconds per update.
+    per_update: f64,
+    /// Seconds of the timed epochs.
+    total: f64,
+    /// The profile split over them.
+    split: profile::Split,
+    /// Their GEMMs.
+    shapes: Vec<(GemmShape, GemmCalls)>,
+}
+
+fn time_updates<T: Float>(method: &str, data: &Dataset) -> Timed {
+    let cfg = TrainConfig {
+        epochs: 1 + REPEATS,
+        ..config(method)
+    };
+    let stamps = Arc::new(Mutex::new(Vec::new()));
+    Trainer::<T>::new(cfg)
+        .with_observer(EpochClock(stamps.clone()))
+        .fit(data, None)
+        .unwrap();
     profile::enable(false);
-    let split = profile::snapshot();
-    let total = times.iter().sum();
-    times.sort_by(|a, b| a.total_cmp(b));
-    (times[REPEATS / 2] / UPDATES as f64, total, split)
+    let (split, shapes) = (profile::snapshot(), profile::gemm_shapes());
+    let stamps = stamps.lock().unwrap();
+    let mut epochs: Vec<f64> = stamps[2..]
+        .iter()
+        .zip(&stamps[1..])
+        .map(|(b, a)| (*b - *a).as_secs_f64())
+        .collect();
+    let total = epochs.iter().sum();
+    epochs.sort_by(|a, b| a.total_cmp(b));
+    Timed {
+        per_update: epochs[REPEATS / 2] / UPDATES as f64,
+        total,
+        split,
+        shapes,
+    }
 }
 
 fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
@@ -127,23 +162,19 @@ fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 }
 
 fn summary<T: Float>(data: &Dataset) {
-    let (rate, shapes) = gemm_rate::<T>();
     println!(
-        "\n[{}] plain faer GEMM at the update's shapes, {} threads: {:.1} GFLOP/s \
-         (V W {:.1}, H W^T {:.1}, V^T P {:.1})",
+        "\n[{}] {} threads; bound = the update's GEMMs (each shape and layout as called) at the \
+         rate of plain faer GEMMs of those shapes measured in this run",
         T::NAME,
         rayon::current_num_threads(),
-        rate * 1e-9,
-        shapes[0] * 1e-9,
-        shapes[1] * 1e-9,
-        shapes[2] * 1e-9
     );
     println!(
-        "{:<6} {:>9} {:>10} {:>8} {:>9} {:>7} | {:>5} {:>6} {:>6} {:>5} {:>5} {:>6} | {:>8}",
+        "{:<6} {:>9} {:>10} {:>8} {:>9} {:>8} {:>7} | {:>5} {:>6} {:>6} {:>5} {:>5} {:>6} | {:>8}",
         "method",
         "ms/update",
         "GEMM GFLOP",
         "GFLOP/s",
+        "GEMM rate",
         "bound ms",
         "bound%",
         "gemm",
@@ -154,18 +185,43 @@ fn summary<T: Float>(data: &Dataset) {
         "other",
         "2t vs 1t"
     );
+    let mut rates: BTreeMap<GemmShape, f64> = BTreeMap::new();
     for m in METHODS {
-        let (t, total, split) = time_updates::<T>(m, data);
-        let (t1, _, _) = one_thread(|| time_updates::<T>(m, data));
-        let flops = split.gemm_flops as f64 / (UPDATES * REPEATS) as f64;
-        let bound = flops / rate;
-        let pct = |s: f64| 100.0 * s / total;
+        let run = time_updates::<T>(m, data);
+        let one = one_thread(|| time_updates::<T>(m, data));
+        let n = (UPDATES * REPEATS) as f64;
+        let flops = run.split.gemm_flops as f64 / n;
+        let bound: f64 = run
+            .shapes
+            .iter()
+            .map(|(shape, calls)| {
+                let s = *rates
+                    .entry(*shape)
+                    .or_insert_with(|| gemm_seconds::<T>(shape));
+                s * calls.calls as f64 / n
+            })
+            .sum();
+        if std::env::var_os("EMF_RBM_BENCH_SHAPES").is_some() {
+            for (shape, c) in &run.shapes {
+                println!(
+                    "    {m} {} x {} x {}: {} calls per update, {:.1} GFLOP/s in the update",
+                    shape.m,
+                    shape.n,
+                    shape.k,
+                    c.calls as f64 / n,
+                    (shape.flops() * c.calls) as f64 / c.nanos as f64
+                );
+            }
+        }
+        let (t, split) = (run.per_update, &run.split);
+        let pct = |s: f64| 100.0 * s / run.total;
         println!(
-            "{:<6} {:>9.3} {:>10.3} {:>8.1} {:>9.3} {:>6.0}% | {:>4.0}% {:>5.0}% {:>5.0}% {:>4.0}% {:>4.0}% {:>5.0}% | {:>7.2}x",
+            "{:<6} {:>9.3} {:>10.3} {:>8.1} {:>9.1} {:>8.3} {:>6.0}% | {:>4.0}% {:>5.0}% {:>5.0}% {:>4.0}% {:>4.0}% {:>5.0}% | {:>7.2}x",
             m,
             t * 1e3,
             flops * 1e-9,
             flops / t * 1e-9,
+            flops / bound * 1e-9,
             bound * 1e3,
             100.0 * bound / t,
             pct(split.seconds(Section::Gemm)),
@@ -173,8 +229,21 @@ fn summary<T: Float>(data: &Dataset) {
             pct(split.seconds(Section::Random)),
             pct(split.seconds(Section::Step)),
             pct(split.seconds(Section::Copy)),
-            pct(split.other_seconds(total)),
-            t1 / t
+            pct(split.other_seconds(run.total)),
+            one.per_update / t
+        );
+    }
+    println!("GEMM shapes (m x n x k, layout, GFLOP/s of plain faer in this run):");
+    for (shape, s) in &rates {
+        println!(
+            "  {} x {} x {}{}{}{}: {:.1}",
+            shape.m,
+            shape.n,
+            shape.k,
+            if shape.lhs_transposed { ", lhs^T" } else { "" },
+            if shape.rhs_transposed { ", rhs^T" } else { "" },
+            if shape.accumulate { ", +=" } else { "" },
+            shape.flops() as f64 / s * 1e-9
         );
     }
 }

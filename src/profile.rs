@@ -25,7 +25,9 @@
 //! # Ok::<(), emf_rbm::Error>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// What a timed section does.
@@ -68,6 +70,41 @@ impl Section {
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static NANOS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
 static GEMM_FLOPS: AtomicU64 = AtomicU64::new(0);
+static GEMM_SHAPES: Mutex<BTreeMap<GemmShape, GemmCalls>> = Mutex::new(BTreeMap::new());
+
+/// The calls of one GEMM shape since the last [`reset`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GemmCalls {
+    /// Number of calls.
+    pub calls: u64,
+    /// Their total wall time in nanoseconds.
+    pub nanos: u64,
+}
+
+/// The shape and operand layout of a GEMM `dst (m x n) (+)= lhs (m x k) rhs (k x n)`, as
+/// recorded by the counters: enough to time a plain GEMM of the same kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GemmShape {
+    /// Rows of the output.
+    pub m: usize,
+    /// Columns of the output.
+    pub n: usize,
+    /// Inner dimension.
+    pub k: usize,
+    /// `lhs` is a transposed view (row-major) rather than column-major.
+    pub lhs_transposed: bool,
+    /// `rhs` is a transposed view (row-major) rather than column-major.
+    pub rhs_transposed: bool,
+    /// The product is added to the output (`Accum::Add`) rather than replacing it.
+    pub accumulate: bool,
+}
+
+impl GemmShape {
+    /// `2 m n k`.
+    pub fn flops(&self) -> u64 {
+        2 * (self.m * self.n * self.k) as u64
+    }
+}
 
 /// Turns the counters on or off (process-wide).
 pub fn enable(on: bool) {
@@ -83,6 +120,17 @@ pub fn is_enabled() -> bool {
 pub fn reset() {
     NANOS.iter().for_each(|n| n.store(0, Ordering::Relaxed));
     GEMM_FLOPS.store(0, Ordering::Relaxed);
+    if let Ok(mut m) = GEMM_SHAPES.lock() {
+        m.clear();
+    }
+}
+
+/// The GEMMs counted since the last [`reset`]: each shape with its calls and their time.
+pub fn gemm_shapes() -> Vec<(GemmShape, GemmCalls)> {
+    GEMM_SHAPES
+        .lock()
+        .map(|m| m.iter().map(|(s, c)| (*s, *c)).collect())
+        .unwrap_or_default()
 }
 
 /// The counters since the last [`reset`].
@@ -140,14 +188,23 @@ pub(crate) fn timed<R>(section: Section, f: impl FnOnce() -> R) -> R {
     r
 }
 
-/// [`timed`] for a GEMM of `flops` operations.
+/// [`timed`] for a GEMM of this shape.
 #[inline]
-pub(crate) fn timed_gemm<R>(flops: u64, f: impl FnOnce() -> R) -> R {
+pub(crate) fn timed_gemm<R>(shape: impl FnOnce() -> GemmShape, f: impl FnOnce() -> R) -> R {
     if !ENABLED.load(Ordering::Relaxed) {
         return f();
     }
-    GEMM_FLOPS.fetch_add(flops, Ordering::Relaxed);
-    timed(Section::Gemm, f)
+    let shape = shape();
+    GEMM_FLOPS.fetch_add(shape.flops(), Ordering::Relaxed);
+    let t = Instant::now();
+    let r = timed(Section::Gemm, f);
+    let nanos = t.elapsed().as_nanos() as u64;
+    if let Ok(mut m) = GEMM_SHAPES.lock() {
+        let e = m.entry(shape).or_default();
+        e.calls += 1;
+        e.nanos += nanos;
+    }
+    r
 }
 
 /// A guard adding the wall time from its creation to its drop to a section (when the counters

@@ -220,8 +220,7 @@ impl<T: Float> Rbm<T> {
             self.w.as_ref(),
             T::of(1.0),
         );
-        profile::timed(Section::Copy, || probs.copy_from(field.rb()));
-        sigmoid_col_bias(probs.rb_mut(), &self.b);
+        sigmoid_col_bias_from(field.rb(), &self.b, probs.rb_mut());
     }
 
     /// `out <- P(v = 1 | h) = sigmoid(H W^T + a)`.
@@ -330,6 +329,38 @@ fn sigmoid_col_bias_untimed<T: Float>(m: MatMut<'_, T>, bias: &[T]) {
             .for_each(|(m, bias)| sigmoid_cols(m, bias)),
         None => sigmoid_cols(m, bias),
     }
+}
+
+/// `out[:, j] <- sigmoid(x[:, j] + bias[j])` (one pass; columns split over threads when large).
+pub(crate) fn sigmoid_col_bias_from<T: Float>(x: MatRef<'_, T>, bias: &[T], out: MatMut<'_, T>) {
+    let serial = |x: MatRef<'_, T>, bias: &[T], mut out: MatMut<'_, T>| {
+        for (j, &bj) in bias.iter().enumerate() {
+            let mut o = out.rb_mut().col_mut(j);
+            match (
+                x.col(j).try_as_col_major(),
+                o.rb_mut().try_as_col_major_mut(),
+            ) {
+                (Some(x), Some(o)) => {
+                    kernels::sigmoid_bias_into(x.as_slice(), bj, o.as_slice_mut())
+                }
+                _ => {
+                    for (o, &x) in o.iter_mut().zip(x.col(j).iter()) {
+                        *o = crate::linalg::math::sigmoid(x + bj);
+                    }
+                }
+            }
+        }
+    };
+    profile::timed(Section::Elementwise, || {
+        match column_tasks(x.nrows(), x.ncols()) {
+            Some(c) => x
+                .par_col_chunks(c)
+                .zip(bias.par_chunks(c))
+                .zip(out.par_col_chunks_mut(c))
+                .for_each(|((x, bias), out)| serial(x, bias, out)),
+            None => serial(x, bias, out),
+        }
+    });
 }
 
 fn sigmoid_cols<T: Float>(mut m: MatMut<'_, T>, bias: &[T]) {
@@ -491,9 +522,10 @@ impl<T: Float> GibbsSampler<T> {
         k: usize,
         rng: &mut Rng,
     ) {
-        self.ph.copy_from(ph);
-        if k > 0 {
-            sample_into(self.ph.as_ref(), self.h.as_mut(), &mut self.u_h, rng);
+        if k == 0 {
+            self.ph.copy_from(ph);
+        } else {
+            sample_into(ph, self.h.as_mut(), &mut self.u_h, rng);
             self.sample_visible(rbm, rng);
             for _ in 1..k {
                 self.sample_hidden(rbm, rng);

@@ -8,6 +8,8 @@ use faer::{Mat, MatMut};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use rayon::prelude::*;
+
 use crate::data::batches::shuffle_in_place;
 use crate::data::idx;
 use crate::error::{Error, Result};
@@ -328,7 +330,7 @@ impl Dataset {
     /// # Panics
     /// If `dst` is not `indices.len() x n_features`, or an index is out of range (a
     /// programming error, like slice indexing).
-    pub fn fill_batch<T: Float>(&self, indices: &[usize], mut dst: MatMut<'_, T>) {
+    pub fn fill_batch<T: Float>(&self, indices: &[usize], dst: MatMut<'_, T>) {
         assert_eq!(
             (dst.nrows(), dst.ncols()),
             (indices.len(), self.n_features),
@@ -340,22 +342,26 @@ impl Dataset {
                 self.n_samples
             );
         }
+        // Row by row: each sample is read as one contiguous run (the reads, from anywhere in
+        // a large data set, are what costs; the strided writes stay in cache). Rows split over
+        // threads for a large batch.
         let m = self.n_features;
-        for j in 0..m {
-            let col = dst.rb_mut().col_mut(j);
-            match col.try_as_col_major_mut() {
-                Some(col) => {
-                    for (d, &i) in col.as_slice_mut().iter_mut().zip(indices) {
-                        *d = T::of(self.data[i * m + j]);
-                    }
-                }
-                None => {
-                    let mut col = dst.rb_mut().col_mut(j);
-                    for (r, &i) in indices.iter().enumerate() {
-                        col[r] = T::of(self.data[i * m + j]);
-                    }
+        let fill = |mut dst: MatMut<'_, T>, indices: &[usize]| {
+            for (r, &i) in indices.iter().enumerate() {
+                let row = dst.rb_mut().row_mut(r);
+                for (d, &x) in row.iter_mut().zip(&self.data[i * m..(i + 1) * m]) {
+                    *d = T::of(x);
                 }
             }
+        };
+        let rows = indices.len();
+        if rows * m >= 32_768 && rows >= 16 && rayon::current_num_threads() > 1 {
+            let chunk = rows.div_ceil(2 * rayon::current_num_threads());
+            dst.par_row_chunks_mut(chunk)
+                .zip(indices.par_chunks(chunk))
+                .for_each(|(d, idx)| fill(d, idx));
+        } else {
+            fill(dst, indices);
         }
     }
 

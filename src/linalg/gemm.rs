@@ -44,8 +44,16 @@ pub fn matmul_par<T: Float>(
     alpha: T,
     par: Par,
 ) {
-    let flops = 2 * (dst.nrows() * dst.ncols() * lhs.ncols()) as u64;
-    crate::profile::timed_gemm(flops, || {
+    let (m, n) = (dst.nrows(), dst.ncols());
+    let shape = || crate::profile::GemmShape {
+        m,
+        n,
+        k: lhs.ncols(),
+        lhs_transposed: lhs.row_stride() != 1,
+        rhs_transposed: rhs.row_stride() != 1,
+        accumulate: matches!(accum, Accum::Add),
+    };
+    crate::profile::timed_gemm(shape, || {
         faer_matmul(dst, accum, lhs, rhs, alpha, par);
         zeroupper();
     });

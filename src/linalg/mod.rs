@@ -49,6 +49,19 @@ pub fn log_sum_exp(x: &[f64]) -> f64 {
     m + x.iter().map(|&v| (v - m).exp()).sum::<f64>().ln()
 }
 
+/// Runs `f` on a thread of rayon's pool (directly when already on one). A loop that issues
+/// many short parallel passes (sigmoids, draws, copies, GEMMs) should run there: from a
+/// thread outside the pool every pass is handed over to the pool and waited for (about 25 us
+/// each on these machines, more than many passes cost), while from a worker it is split by
+/// work stealing at almost no cost.
+pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
 /// Columns per rayon task for elementwise work over an `nrows x ncols` matrix, or `None` when
 /// it is too small for threads to pay off (or the pool has one thread). Elementwise work gives
 /// the same bits however its columns are split.
@@ -63,7 +76,8 @@ pub(crate) fn column_tasks(nrows: usize, ncols: usize) -> Option<usize> {
     Some(min_cols.max(ncols.div_ceil(4 * threads)))
 }
 
-/// `out[j] <- f(out[j], sum of column j)`, the sum accumulated in `f64` down the column;
+/// `out[j] <- f(out[j], sum of column j)`, the sum accumulated in `f64` down the column
+/// ([`kernels::column_sum`]);
 /// columns split over threads when the matrix is large (the same bits either way).
 pub(crate) fn map_column_sums<T: Float>(
     m: MatRef<'_, T>,
@@ -72,12 +86,48 @@ pub(crate) fn map_column_sums<T: Float>(
 ) {
     use rayon::prelude::*;
     let one = |(j, o): (usize, &mut T)| {
-        let s: f64 = m.col(j).iter().map(|x| x.as_f64()).sum();
+        let s = match m.col(j).try_as_col_major() {
+            Some(c) => kernels::column_sum(c.as_slice()),
+            None => m.col(j).iter().map(|x| x.as_f64()).sum(),
+        };
         *o = f(*o, s);
     };
     match column_tasks(m.nrows(), m.ncols()) {
         Some(c) => out.par_iter_mut().enumerate().with_min_len(c).for_each(one),
         None => out.iter_mut().enumerate().for_each(one),
+    }
+}
+
+/// `dst <- s * src` (same shape), columns split over threads when the matrix is large.
+pub(crate) fn scaled_copy<T: Float>(dst: MatMut<'_, T>, src: MatRef<'_, T>, s: T) {
+    use faer::reborrow::*;
+    use rayon::prelude::*;
+    let serial = |mut dst: MatMut<'_, T>, src: MatRef<'_, T>| {
+        for j in 0..src.ncols() {
+            let mut d = dst.rb_mut().col_mut(j);
+            match (
+                d.rb_mut().try_as_col_major_mut(),
+                src.col(j).try_as_col_major(),
+            ) {
+                (Some(d), Some(x)) => {
+                    for (d, &x) in d.as_slice_mut().iter_mut().zip(x.as_slice()) {
+                        *d = s * x;
+                    }
+                }
+                _ => {
+                    for (d, &x) in d.iter_mut().zip(src.col(j).iter()) {
+                        *d = s * x;
+                    }
+                }
+            }
+        }
+    };
+    match column_tasks(src.nrows(), src.ncols()) {
+        Some(c) => dst
+            .par_col_chunks_mut(c)
+            .zip(src.par_col_chunks(c))
+            .for_each(|(d, x)| serial(d, x)),
+        None => serial(dst, src),
     }
 }
 
@@ -255,7 +305,7 @@ mod tests {
 
     #[test]
     fn momentum_step_gathers_the_largest_weight_and_non_finite_entries() {
-        for n in [3usize, 8, 21] {
+        for n in [3usize, 8, 21, 40] {
             let w0: Vec<f64> = (0..n).map(|i| (i as f64 - 5.0) * 0.5).collect();
             let g: Vec<f64> = (0..n).map(|i| (i % 3) as f64 - 1.0).collect();
             let (mut w, mut v) = (w0.clone(), vec![0.1; n]);

@@ -7,9 +7,10 @@ use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::float::Float;
+use crate::linalg::kernels::column_sum;
 use crate::linalg::matmul;
 use crate::rbm::{Gradient, Rbm};
-use crate::tap::kernels::{column_sum, onsager_gradient_column};
+use crate::tap::kernels::onsager_gradient_column;
 use crate::tap::layer::{col_of, col_of_mut, mat, mat_mut, parts_for};
 use crate::tap::options::TapOrder;
 use crate::tap::solver::TapSolver;

@@ -539,24 +539,6 @@ simd_dispatch! {
     }
 }
 
-simd_dispatch! {
-    /// `sum x` in f64 over 8 interleaved partial sums (a fixed order, vectorised).
-    pub(crate) fn column_sum<T>(x: &[T]) -> f64 {
-        let mut part = [0.0f64; 8];
-        let chunks = x.len() / 8;
-        for c in 0..chunks {
-            for k in 0..8 {
-                part[k] += x[c * 8 + k].as_f64();
-            }
-        }
-        let mut tail = 0.0;
-        for v in &x[chunks * 8..] {
-            tail += v.as_f64();
-        }
-        part.iter().sum::<f64>() + tail
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

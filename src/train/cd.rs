@@ -1,12 +1,11 @@
 //! Sampled negative phases: CD-k (chains restarted at the minibatch) and PCD-k (persistent
 //! chains, Tieleman 2008).
 
-use faer::reborrow::*;
-use faer::{Accum, Mat, MatMut, MatRef};
+use faer::{Accum, Mat, MatRef};
 
 use crate::error::Result;
 use crate::float::Float;
-use crate::linalg::{map_column_sums, matmul};
+use crate::linalg::{map_column_sums, matmul, scaled_copy};
 use crate::rbm::{GibbsSampler, Rbm};
 use crate::rng::Rng;
 use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
@@ -90,15 +89,6 @@ impl<T: Float> StackedRows<T> {
             self.h.as_ref(),
             one,
         );
-    }
-}
-
-/// `dst <- s * src`.
-fn scaled_copy<T: Float>(mut dst: MatMut<'_, T>, src: MatRef<'_, T>, s: T) {
-    for j in 0..src.ncols() {
-        for (d, &x) in dst.rb_mut().col_mut(j).iter_mut().zip(src.col(j).iter()) {
-            *d = s * x;
-        }
     }
 }
 

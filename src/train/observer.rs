@@ -11,8 +11,9 @@ use crate::train::history::{EpochRecord, History};
 use crate::train::keys::MetricValue;
 use crate::train::state::Snapshot;
 
-/// Hooks called by [`Trainer`](crate::train::Trainer). All methods have empty defaults.
-pub trait Observer<T: Float> {
+/// Hooks called by [`Trainer`](crate::train::Trainer) (on a thread of rayon's pool, hence
+/// `Send`). All methods have empty defaults.
+pub trait Observer<T: Float>: Send {
     /// Before the first epoch: the number of epochs and of minibatches per epoch.
     fn on_start(&mut self, _epochs: usize, _batches_per_epoch: usize) {}
     /// After each parameter update.

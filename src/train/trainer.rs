@@ -7,7 +7,7 @@ use faer::Mat;
 use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
 use crate::float::Float;
-use crate::linalg::map_column_sums;
+use crate::linalg::{map_column_sums, on_worker};
 use crate::persist::ModelFile;
 use crate::profile::{self, Section};
 use crate::rbm::Rbm;
@@ -180,8 +180,21 @@ impl<T: Float> Trainer<T> {
         self.run(rbm, train, held_out, history, Some(state))
     }
 
-    /// The training loop from epoch 1, or from where `resume` left off.
+    /// The training loop from epoch 1, or from where `resume` left off, on a thread of
+    /// rayon's pool (so that its many short parallel passes cost no hand-over each;
+    /// [`on_worker`]).
     fn run(
+        self,
+        rbm: Rbm<T>,
+        train: &Dataset,
+        held_out: Option<&Dataset>,
+        history: History,
+        resume: Option<TrainState>,
+    ) -> Result<Fitted<T>> {
+        on_worker(move || self.run_on_worker(rbm, train, held_out, history, resume))
+    }
+
+    fn run_on_worker(
         mut self,
         mut rbm: Rbm<T>,
         train: &Dataset,
