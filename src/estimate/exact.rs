@@ -109,7 +109,6 @@ pub fn log_partition_by<T: Float>(rbm: &Rbm<T>, side: Enumerate) -> Result<f64> 
         .collect();
     let chunk_bits = n.min(12);
     let n_chunks = 1usize << (n - chunk_bits);
-    let zero = vec![0.0; nv];
     let lse = (0..n_chunks)
         .into_par_iter()
         .map(|c| {
@@ -141,7 +140,7 @@ pub fn log_partition_by<T: Float>(rbm: &Rbm<T>, side: Enumerate) -> Result<f64> 
                         *f += s * w;
                     }
                 }
-                acc.push(bh + kernels::softplus_sum(&field, &zero));
+                acc.push(bh + kernels::softplus_total(&field));
             }
             acc
         })
