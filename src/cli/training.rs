@@ -225,6 +225,10 @@ pub struct TrainingArgs {
     pub tap: Vec<TapOrder>,
     #[command(flatten)]
     pub tap_estimate: TapEstimateArgs,
+    /// The --emf and --tap metrics at these epochs only (comma-separated, 1-based) instead of
+    /// at the monitor's cadence.
+    #[arg(long, value_delimiter = ',')]
+    pub estimate_epochs: Vec<usize>,
     /// Also estimate ln Z and the held-out log-likelihood by AIS, and the same likelihood from
     /// below by RAISE (each with interval and effective sample size), after the last epoch
     /// and at --ais-epochs.
@@ -300,8 +304,21 @@ impl TrainingArgs {
     /// metrics asked for (checked; flags of a metric that was not asked for are refused).
     pub fn monitor(&self) -> Result<MonitorConfig> {
         let mut metrics = MonitorConfig::standard_metrics(self.exact.exact_max);
+        let estimates_at = if self.estimate_epochs.is_empty() {
+            Cadence::Monitor
+        } else if !self.emf && self.tap.is_empty() {
+            return Err(Error::param(
+                "estimate-epochs",
+                "sets when the --emf and --tap metrics run: add one of them",
+            ));
+        } else {
+            Cadence::Epochs(self.estimate_epochs.clone())
+        };
         if self.emf {
-            metrics.push(MetricKind::EmfLogLikelihood(EmfConfig::default()).into());
+            metrics.push(MetricConfig {
+                at: estimates_at.clone(),
+                kind: MetricKind::EmfLogLikelihood(EmfConfig::default()),
+            });
         }
         if self.tap.is_empty() && self.tap_estimate.any() {
             return Err(Error::param(
@@ -315,7 +332,10 @@ impl TrainingArgs {
                 starts: self.tap_estimate.starts()?,
                 solver: self.tap_estimate.solver()?,
             };
-            metrics.push(MetricKind::TapLnZ(cfg).into());
+            metrics.push(MetricConfig {
+                at: estimates_at.clone(),
+                kind: MetricKind::TapLnZ(cfg),
+            });
         }
         let ais = self.ais || !self.ais_epochs.is_empty();
         if ais {
@@ -493,6 +513,18 @@ mod tests {
             MetricKind::Ais(c) => assert!(!c.raise),
             other => panic!("{other:?}"),
         }
+        // --estimate-epochs moves the EMF and TAP metrics off the monitor's cadence.
+        let cfg = parse(&["--emf", "--tap", "tap2", "--estimate-epochs", "1,3"])
+            .to_config(8, &"cd1".parse().unwrap())
+            .unwrap();
+        let at: Vec<&Cadence> = cfg.monitor.metrics[4..].iter().map(|m| &m.at).collect();
+        assert_eq!(
+            at,
+            [&Cadence::Epochs(vec![1, 3]), &Cadence::Epochs(vec![1, 3])]
+        );
+        assert!(cfg.monitor.metrics[..4]
+            .iter()
+            .all(|m| m.at == Cadence::Monitor));
         // --ais alone: after the last epoch only.
         let cfg = parse(&["--ais", "--epochs", "4"])
             .to_config(8, &"cd1".parse().unwrap())
@@ -536,6 +568,11 @@ mod tests {
             (&["--ais-epochs", "21"][..], "not within the run"),
             (&["--ais-epochs", "0"][..], "not within the run"),
             (&["--sweeps", "4"][..], "TAP methods only"),
+            (&["--estimate-epochs", "2"][..], "add one of them"),
+            (
+                &["--emf", "--estimate-epochs", "21"][..],
+                "not within the run",
+            ),
         ] {
             let e = err(args);
             assert!(e.contains(needle), "{args:?}: {e}");
