@@ -58,12 +58,23 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-/// A line chart: several series against a common x axis.
+/// A shaded interval per x (an estimate's interval, a spread over seeds), drawn under the
+/// [`Series`] of the same name in its colour.
+#[derive(Clone, Debug)]
+pub struct Band {
+    /// Name of the series it belongs to (its colour); a band without a series gets its own.
+    pub name: String,
+    /// `(x, low, high)` points, in order of x.
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A line chart: several series against a common x axis, with optional shaded bands.
 ///
 /// ```
 /// use emf_rbm::plot::{LineChart, Series};
 /// let chart = LineChart::new("LL", "epoch", "nats")
-///     .series("cd1", vec![(1.0, -30.0), (2.0, -25.0)]);
+///     .series("cd1", vec![(1.0, -30.0), (2.0, -25.0)])
+///     .band("cd1", vec![(1.0, -31.0, -29.0), (2.0, -26.0, -24.5)]);
 /// assert!(chart.to_svg().unwrap().svg.contains("<svg"));
 /// ```
 #[derive(Clone, Debug)]
@@ -76,6 +87,8 @@ pub struct LineChart {
     pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
+    /// The shaded intervals.
+    pub bands: Vec<Band>,
     /// Pixel size.
     pub size: (u32, u32),
 }
@@ -88,6 +101,7 @@ impl LineChart {
             x_label: x_label.into(),
             y_label: y_label.into(),
             series: Vec::new(),
+            bands: Vec::new(),
             size: (800, 500),
         }
     }
@@ -105,10 +119,38 @@ impl LineChart {
         self
     }
 
+    /// Adds a shaded band of `(x, low, high)` points under the series `name` (points with a
+    /// non-finite coordinate are dropped).
+    pub fn band(mut self, name: &str, points: Vec<(f64, f64, f64)>) -> Self {
+        let points = points
+            .into_iter()
+            .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+            .collect();
+        self.bands.push(Band {
+            name: name.into(),
+            points,
+        });
+        self
+    }
+
+    /// The colour index of the series or band called `name`: the series' position, or after
+    /// all the series for a band of its own.
+    fn color_index(&self, name: &str) -> usize {
+        let own = self.series.iter().position(|s| s.name == name);
+        own.unwrap_or_else(|| {
+            let k = self.bands.iter().position(|b| b.name == name).unwrap_or(0);
+            self.series.len() + k
+        })
+    }
+
     fn ranges(&self) -> ((f64, f64), (f64, f64)) {
-        let pts = self.series.iter().flat_map(|s| s.points.iter());
+        let pts = self.series.iter().flat_map(|s| s.points.iter().copied());
+        let band_pts = self
+            .bands
+            .iter()
+            .flat_map(|b| b.points.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]));
         let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for &(x, y) in pts {
+        for (x, y) in pts.chain(band_pts) {
             x0 = x0.min(x);
             x1 = x1.max(x);
             y0 = y0.min(y);
@@ -152,6 +194,18 @@ impl LineChart {
             .y_desc(&self.y_label)
             .draw()
             .map_err(e)?;
+        for b in &self.bands {
+            let color = Palette99::pick(self.color_index(&b.name)).to_rgba();
+            let outline: Vec<(f64, f64)> = (b.points.iter().map(|&(x, _, hi)| (x, hi)))
+                .chain(b.points.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    color.mix(0.18).filled(),
+                )))
+                .map_err(e)?;
+        }
         for (k, s) in self.series.iter().enumerate() {
             let color = Palette99::pick(k).to_rgba();
             chart
@@ -481,5 +535,22 @@ mod tests {
         m.columns = 0;
         let err = m.to_svg().unwrap_err().to_string();
         assert!(err.contains("columns"), "{err}");
+    }
+
+    /// A band widens the axes to its interval, is drawn as a filled polygon in the colour of
+    /// its series, and a band of its own takes a colour after the series'.
+    #[test]
+    fn bands_are_drawn_in_their_series_colour_and_fit_the_axes() {
+        let chart = LineChart::new("t", "x", "y")
+            .series("a", vec![(0.0, 0.0), (1.0, 1.0)])
+            .series("b", vec![(0.0, 0.5), (1.0, 0.5)])
+            .band("b", vec![(0.0, -3.0, 1.0), (1.0, 0.0, 10.0)])
+            .band("c", vec![(0.0, 0.0, 1.0), (f64::NAN, 0.0, 1.0)]);
+        let (_, (y0, y1)) = chart.ranges();
+        assert!(y0 <= -3.0 && y1 >= 10.0, "{y0} {y1}");
+        assert_eq!((chart.color_index("b"), chart.color_index("c")), (1, 3));
+        assert_eq!(chart.bands[1].points.len(), 1);
+        let svg = chart.to_svg().unwrap().svg;
+        assert_eq!(svg.matches("<polygon").count(), 2, "{svg}");
     }
 }
