@@ -552,5 +552,17 @@ mod tests {
         assert_eq!(chart.bands[1].points.len(), 1);
         let svg = chart.to_svg().unwrap().svg;
         assert_eq!(svg.matches("<polygon").count(), 2, "{svg}");
+        // The first polygon (band "b") is filled in series b's colour, the second in the
+        // colour after the series'.
+        let fills: Vec<String> = svg
+            .split("<polygon")
+            .skip(1)
+            .map(|p| p[..p.find('>').unwrap()].to_ascii_uppercase())
+            .collect();
+        for (fill, k) in fills.iter().zip([1, 3]) {
+            let c = Palette99::pick(k).to_rgba();
+            let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+            assert!(fill.contains(&hex), "{hex} not in {fill}");
+        }
     }
 }
