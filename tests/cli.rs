@@ -106,6 +106,44 @@ fn train_saves_exactly_the_model_the_library_trains_with_the_documented_defaults
 }
 
 #[test]
+fn eval_held_out_scores_the_rows_train_held_out() {
+    let d = tmpdir("eval-held-out");
+    let model = train_pcd(&d); // --seed 5, the default 10 % held out
+    let file = persist::load_model_file(&model).unwrap();
+    let recorded = file
+        .history
+        .unwrap()
+        .last()
+        .unwrap()
+        .log_likelihood_held_out
+        .unwrap();
+    let eval = |extra: &[&str]| {
+        json_of(&run_ok(
+            bin()
+                .args(["eval", "--json", "--data", "digits"])
+                .args(extra)
+                .arg(&model),
+        ))
+    };
+    for extra in [
+        &["--held-out", "0.1", "--split-seed", "5"][..],
+        &["--held-out", "0.1", "--seed", "5"][..],
+    ] {
+        let v = eval(extra);
+        assert_eq!(v["n_samples"], 180, "{extra:?}: 10 % of 1797 rows");
+        let ll = v["log_likelihood_exact"].as_f64().unwrap();
+        assert!(
+            (ll - recorded).abs() < 1e-10,
+            "{extra:?}: {ll} vs {recorded}"
+        );
+    }
+    // Another split seed holds out other rows.
+    let v = eval(&["--held-out", "0.1", "--split-seed", "6"]);
+    let ll = v["log_likelihood_exact"].as_f64().unwrap();
+    assert!((ll - recorded).abs() > 1e-6, "{ll} vs {recorded}");
+}
+
+#[test]
 fn eval_reports_the_librarys_numbers_for_the_saved_model() {
     let d = tmpdir("eval");
     let model = train_pcd(&d);

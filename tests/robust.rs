@@ -289,6 +289,22 @@ fn validation_is_refused_with_a_mnist_folder() {
         s(&d.join("m.json")),
     ]);
     assert!(err.contains("own test part"), "{err}");
+    // eval scores such a folder's test part; a held-out fraction is refused the same way.
+    let model = small_16_model(&d);
+    let err = run_err(&["eval", s(&model), "--data", s(&d), "--held-out", "0.2"]);
+    assert!(err.contains("own test part"), "{err}");
+    let err = run_err(&["eval", s(&model), "--held-out", "0.2"]);
+    assert!(err.contains("add --data"), "--held-out without data: {err}");
+    let err = run_err(&["eval", s(&model), "--data", s(&d), "--split-seed", "2"]);
+    assert!(err.contains("add --held-out"), "{err}");
+}
+
+/// A 16 x 3 model file, for data of 4 x 4 images.
+fn small_16_model(dir: &Path) -> PathBuf {
+    let rbm = Rbm::<f64>::random(16, 3, 0.1, &mut rng::rng(1)).unwrap();
+    let path = dir.join("m16.json");
+    persist::save_rbm(&path, &rbm, None).unwrap();
+    path
 }
 
 #[test]

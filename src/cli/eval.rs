@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use emf_rbm::data::Dataset;
 use emf_rbm::estimate::{EvalOptions, Evaluation};
-use emf_rbm::{persist, Result};
+use emf_rbm::{persist, Error, Result};
 
 use super::common::Binarize;
 use super::training::{AisArgs, ExactArgs, TapEstimateArgs};
@@ -21,6 +22,15 @@ pub struct EvalArgs {
     /// Binarisation of the data: threshold, `stochastic` or `none`.
     #[arg(long, default_value = "0.5")]
     pub binarize: Binarize,
+    /// Score only the held-out part that `train --held-out FRACTION --seed S` left out of this
+    /// data (the same rows: give the same fraction and S as --split-seed). Refused for data
+    /// with its own test part, which is then what eval scores.
+    #[arg(long, visible_alias = "validation")]
+    pub held_out: Option<f64>,
+    /// With --held-out: the training run's --seed, which drew the split (and a stochastic
+    /// binarisation) [default: --seed].
+    #[arg(long)]
+    pub split_seed: Option<u64>,
     #[command(flatten)]
     pub exact: ExactArgs,
     /// Seed of the stochastic parts (pseudo-likelihood bit flips, TAP starts drawn from the
@@ -47,6 +57,18 @@ pub fn options(a: &EvalArgs) -> Result<EvalOptions> {
     if !a.ais && a.ais_settings.any() {
         return Err(AisArgs::without_ais());
     }
+    if a.held_out.is_some() && a.data.is_none() {
+        return Err(Error::param(
+            "held-out",
+            "--held-out picks the held-out rows of --data: add --data",
+        ));
+    }
+    if a.split_seed.is_some() && a.held_out.is_none() {
+        return Err(Error::param(
+            "split-seed",
+            "--split-seed sets the split of --held-out: add --held-out",
+        ));
+    }
     let mut b = EvalOptions::builder()
         .exact_max_units(a.exact.exact_max)
         .seed(a.seed)
@@ -62,15 +84,35 @@ pub fn options(a: &EvalArgs) -> Result<EvalOptions> {
     b.build()
 }
 
+/// The rows `eval --data` scores: the test part of data that has one, else all rows, or with
+/// `--held-out` the held-out part of the split `train` made with the same fraction and seed.
+fn scored_data(a: &EvalArgs, spec: &str) -> Result<Dataset> {
+    let (train, test) = super::common::load_split(spec)?;
+    match (test, a.held_out) {
+        (Some(_), Some(_)) => Err(Error::param(
+            "held-out",
+            format!(
+                "{spec} has its own test part, which is what eval scores (and train holds \
+                 out); drop --held-out"
+            ),
+        )),
+        (Some(test), None) => Ok(a.binarize.apply(test, a.seed)),
+        (None, None) => Ok(a.binarize.apply(train, a.seed)),
+        (None, Some(fraction)) => {
+            // As train does: binarise with the run's seed, then split with it.
+            let seed = a.split_seed.unwrap_or(a.seed);
+            let (_, held_out) = a.binarize.apply(train, seed).split(fraction, seed)?;
+            Ok(held_out)
+        }
+    }
+}
+
 /// Runs `eval`.
 pub fn run(a: &EvalArgs) -> Result<()> {
     let opts = options(a)?;
     let rbm = persist::load_rbm(&a.model)?;
     let data = match &a.data {
-        Some(spec) => {
-            let (train, test) = super::common::load_split(spec)?;
-            Some(a.binarize.apply(test.unwrap_or(train), a.seed))
-        }
+        Some(spec) => Some(scored_data(a, spec)?),
         None => None,
     };
     let e = Evaluation::run(&rbm, data.as_ref(), &opts)?;
