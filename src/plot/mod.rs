@@ -33,6 +33,26 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// Reads an SVG file written earlier (for example a study's saved figure), to show it in a
+    /// notebook. Refuses a file that is not an SVG document.
+    ///
+    /// ```
+    /// use emf_rbm::plot::{Figure, LineChart};
+    /// let path = std::env::temp_dir().join(format!("emf-rbm-doc-figure-{}.svg", std::process::id()));
+    /// LineChart::new("LL", "epoch", "nats").series("cd1", vec![(1.0, -3.0), (2.0, -2.0)]).save(&path)?;
+    /// let shown = Figure::from_svg_file(&path)?;
+    /// assert!(shown.svg.contains("cd1"));
+    /// # std::fs::remove_file(&path).ok();
+    /// # Ok::<(), emf_rbm::Error>(())
+    /// ```
+    pub fn from_svg_file(path: &Path) -> Result<Figure> {
+        let svg = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        if !svg.contains("<svg") {
+            return Err(plot_err(path, "not an SVG document (no <svg element)"));
+        }
+        Ok(Figure { svg })
+    }
+
     /// Called by evcxr to show the figure in a notebook cell.
     pub fn evcxr_display(&self) {
         println!(
@@ -525,6 +545,33 @@ pub fn svg_string(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A saved chart reads back as the same SVG; a PNG, a text file or a missing file is an error
+    /// naming it.
+    #[test]
+    fn svg_files_read_back_and_other_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("emf-rbm-figure-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let chart = LineChart::new("t", "x", "y").series("a", vec![(0.0, 1.0), (1.0, 2.0)]);
+        let (svg, png) = (dir.join("c.svg"), dir.join("c.png"));
+        chart.save(&svg).unwrap();
+        chart.save(&png).unwrap();
+        assert_eq!(
+            Figure::from_svg_file(&svg).unwrap().svg,
+            chart.to_svg().unwrap().svg
+        );
+        let err = Figure::from_svg_file(&png).unwrap_err().to_string();
+        assert!(err.contains("c.png"), "{err}");
+        let text = dir.join("c.txt");
+        std::fs::write(&text, "a text file").unwrap();
+        let err = Figure::from_svg_file(&text).unwrap_err().to_string();
+        assert!(err.contains("c.txt") && err.contains("not an SVG"), "{err}");
+        let err = Figure::from_svg_file(&dir.join("none.svg"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("none.svg"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     /// A mosaic with zero columns is an error naming the setting, not a silent one column.
     #[test]
