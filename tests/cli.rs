@@ -11,6 +11,7 @@ use std::process::{Command, Output};
 use emf_rbm::data::Dataset;
 use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
 use emf_rbm::estimate::raise::{scored_rows, select_rows, Raise, RaiseConfig};
+use emf_rbm::estimate::readout::{hidden_readout, ReadoutConfig};
 use emf_rbm::estimate::tap;
 use emf_rbm::estimate::{exact, metrics};
 use emf_rbm::tap::{SolverOptions, TapOrder};
@@ -141,6 +142,54 @@ fn eval_held_out_scores_the_rows_train_held_out() {
     let v = eval(&["--held-out", "0.1", "--split-seed", "6"]);
     let ll = v["log_likelihood_exact"].as_f64().unwrap();
     assert!((ll - recorded).abs() > 1e-6, "{ll} vs {recorded}");
+
+    // The read-out: fitted on the rows train trained on, scored on the held-out ones, as the
+    // library computes it.
+    let v = eval(&[
+        "--held-out",
+        "0.1",
+        "--split-seed",
+        "5",
+        "--readout",
+        "--readout-l2",
+        "0.01",
+    ]);
+    let (fit_rows, held_out) = digits_split(5);
+    let cfg = ReadoutConfig {
+        l2: 0.01,
+        ..ReadoutConfig::default()
+    };
+    let rbm = persist::load_rbm(&model).unwrap();
+    let lib = hidden_readout(&rbm, &fit_rows, &held_out, &cfg).unwrap();
+    assert_eq!(v["readout_test_accuracy"].as_f64(), Some(lib.test_accuracy));
+    assert_eq!(
+        v["readout_train_accuracy"].as_f64(),
+        Some(lib.train_accuracy)
+    );
+    assert_eq!(v["readout_converged"], true);
+    assert_eq!(
+        (
+            v["readout_train_rows"].as_u64(),
+            v["readout_test_rows"].as_u64()
+        ),
+        (Some(1617), Some(180))
+    );
+    assert!(
+        lib.test_accuracy > 0.5,
+        "12 hidden units read out: {}",
+        lib.test_accuracy
+    );
+    // Without held-out rows there is nothing to score the read-out on.
+    let err = run_err(&[
+        "eval",
+        model.to_str().unwrap(),
+        "--data",
+        "digits",
+        "--readout",
+    ]);
+    assert!(err.contains("--held-out"), "{err}");
+    let err = run_err(&["eval", model.to_str().unwrap(), "--readout-l2", "1"]);
+    assert!(err.contains("add --readout"), "{err}");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use emf_rbm::data::Dataset;
+use emf_rbm::estimate::readout::{hidden_readout, ReadoutConfig};
 use emf_rbm::estimate::{EvalOptions, Evaluation};
 use emf_rbm::{persist, Error, Result};
 
@@ -46,6 +47,14 @@ pub struct EvalArgs {
     pub ais: bool,
     #[command(flatten)]
     pub ais_settings: AisArgs,
+    /// Also fit a logistic regression on the hidden marginals P(h = 1 | v) of the labelled
+    /// training rows (the data's training part, or the rows --held-out leaves for training)
+    /// and report its accuracy on the scored rows.
+    #[arg(long)]
+    pub readout: bool,
+    /// --readout: the L2 penalty on the classifier's weights [default: 1e-4].
+    #[arg(long)]
+    pub readout_l2: Option<f64>,
     /// Print one JSON object on stdout instead of a table. Numbers are finite values;
     /// "inf", "-inf", "nan" are computed non-finite values; null means not computed.
     #[arg(long)]
@@ -69,6 +78,18 @@ pub fn options(a: &EvalArgs) -> Result<EvalOptions> {
             "--split-seed sets the split of --held-out: add --held-out",
         ));
     }
+    if a.readout_l2.is_some() && !a.readout {
+        return Err(Error::param(
+            "readout-l2",
+            "--readout-l2 sets the read-out: add --readout",
+        ));
+    }
+    if a.readout && a.data.is_none() {
+        return Err(Error::param(
+            "readout",
+            "--readout needs labelled data with held-out rows: add --data",
+        ));
+    }
     let mut b = EvalOptions::builder()
         .exact_max_units(a.exact.exact_max)
         .seed(a.seed)
@@ -84,9 +105,11 @@ pub fn options(a: &EvalArgs) -> Result<EvalOptions> {
     b.build()
 }
 
-/// The rows `eval --data` scores: the test part of data that has one, else all rows, or with
-/// `--held-out` the held-out part of the split `train` made with the same fraction and seed.
-fn scored_data(a: &EvalArgs, spec: &str) -> Result<Dataset> {
+/// The rows `eval --data` scores, and the rows a read-out is fitted on: the test part of data
+/// that has one (fitted on the training part), else all rows (no fitting rows), or with
+/// `--held-out` the held-out part of the split `train` made with the same fraction and seed
+/// (fitted on the rest).
+fn eval_data(a: &EvalArgs, spec: &str) -> Result<(Dataset, Option<Dataset>)> {
     let (train, test) = super::common::load_split(spec)?;
     match (test, a.held_out) {
         (Some(_), Some(_)) => Err(Error::param(
@@ -96,13 +119,16 @@ fn scored_data(a: &EvalArgs, spec: &str) -> Result<Dataset> {
                  out); drop --held-out"
             ),
         )),
-        (Some(test), None) => Ok(a.binarize.apply(test, a.seed)),
-        (None, None) => Ok(a.binarize.apply(train, a.seed)),
+        (Some(test), None) => Ok((
+            a.binarize.apply(test, a.seed),
+            Some(a.binarize.apply(train, a.seed)),
+        )),
+        (None, None) => Ok((a.binarize.apply(train, a.seed), None)),
         (None, Some(fraction)) => {
             // As train does: binarise with the run's seed, then split with it.
             let seed = a.split_seed.unwrap_or(a.seed);
-            let (_, held_out) = a.binarize.apply(train, seed).split(fraction, seed)?;
-            Ok(held_out)
+            let (rest, held_out) = a.binarize.apply(train, seed).split(fraction, seed)?;
+            Ok((held_out, Some(rest)))
         }
     }
 }
@@ -111,18 +137,43 @@ fn scored_data(a: &EvalArgs, spec: &str) -> Result<Dataset> {
 pub fn run(a: &EvalArgs) -> Result<()> {
     let opts = options(a)?;
     let rbm = persist::load_rbm(&a.model)?;
-    let data = match &a.data {
-        Some(spec) => Some(scored_data(a, spec)?),
-        None => None,
+    let readout_cfg = ReadoutConfig {
+        l2: a.readout_l2.unwrap_or(ReadoutConfig::default().l2),
+        ..ReadoutConfig::default()
+    };
+    readout_cfg.validate()?;
+    let (data, fit_rows) = match &a.data {
+        Some(spec) => {
+            let (scored, fit) = eval_data(a, spec)?;
+            (Some(scored), fit)
+        }
+        None => (None, None),
+    };
+    let readout = match (a.readout, &data, &fit_rows) {
+        (false, ..) => None,
+        (true, Some(scored), Some(fit)) => Some(hidden_readout(&rbm, fit, scored, &readout_cfg)?),
+        (true, ..) => {
+            return Err(Error::param(
+                "readout",
+                "--readout fits on training rows and scores held-out ones: give data with a \
+                 test part (a MNIST folder) or --held-out",
+            ))
+        }
     };
     let e = Evaluation::run(&rbm, data.as_ref(), &opts)?;
     if a.json {
         let mut v = e.to_json();
         v["model"] = a.model.display().to_string().into();
+        if let (Some(r), Some(o)) = (&readout, v.as_object_mut()) {
+            o.extend(r.to_json().as_object().cloned().unwrap_or_default());
+        }
         println!("{v}");
     } else {
         println!("{:<28} {}", "model", a.model.display());
         print!("{}", e.table());
+        if let Some(r) = &readout {
+            print!("{}", r.table());
+        }
     }
     Ok(())
 }

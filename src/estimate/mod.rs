@@ -1,6 +1,7 @@
 //! How good is a model: exact ln Z and log-likelihood (the referee), and the cheap monitors
 //! (reconstruction error, pseudo-likelihood, free-energy gap), AIS and its reverse partner
-//! RAISE (a bracket on the log-likelihood), and the TAP estimates.
+//! RAISE (a bracket on the log-likelihood), the TAP estimates, and a linear read-out of the
+//! hidden units (classification accuracy).
 
 pub mod ais;
 pub mod bracket;
@@ -8,6 +9,7 @@ pub mod evaluation;
 pub mod exact;
 pub mod metrics;
 pub mod raise;
+pub mod readout;
 pub mod tap;
 
 pub use ais::{Ais, AisBase, AisConfig, AisEstimate, AisLogLikelihood, BetaSchedule};
