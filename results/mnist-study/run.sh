@@ -4,20 +4,28 @@
 #
 #   results/mnist-study/run.sh grid [METHODS...]   learning rate per method (validation split)
 #   results/mnist-study/run.sh main [METHODS...]   the scored runs (SEEDS, default "1 2")
+#   results/mnist-study/run.sh timing [METHODS...] seconds per epoch, interleaved, quiet
 #   results/mnist-study/run.sh summary             summary.json, table.md, plots
 #
-# grid: each method trains GRID_EPOCHS (3) epochs on 50 000 training images with each rate of
-#   LRS ("0.003 0.01 0.03"), seed 1; the other 10 000 training images are the validation set.
-#   The rule, the same for every method: the rate with the highest forward-AIS validation
-#   log-likelihood (100 runs, 3 000 temperatures, 1 000 validation rows) after the last epoch
-#   among the rates whose estimate can be trusted (ESS >= 10 of 100, finite interval); a rate
-#   that diverged or whose estimate cannot be trusted is out. grid/choice.json records the rate,
-#   every score with its status, and the higher untrusted scores the rule passed over.
+# grid: the learning rate per method, by one rule for all, on a validation split: the first
+#   50 000 training images train, the other 10 000 validate (train/eval --held-out 1/6, seed 1).
+#   1. Screen: each rate of LRS ("0.003 0.01 0.03 0.1") trains SCREEN_EPOCHS (3) epochs.
+#   2. Extend: the KEEP (2) best trusted rates of the screen continue to GRID_EPOCHS (10)
+#      epochs, resumed from their checkpoint (a rate can look best after 3 epochs and then
+#      collapse: CD-1 at 0.03 peaks at epoch 5).
+#   3. Choose: the rate with the highest forward-AIS validation log-likelihood after
+#      GRID_EPOCHS among the extended rates whose estimate can be trusted.
+#   Every score: `emf-rbm eval --held-out` on the validation rows, forward AIS with the
+#   standard 14 500 temperatures, 100 runs, 1 000 rows; trusted when its ESS is at least 10 of
+#   the 100 runs and its interval finite; a diverged run or an untrusted score is out.
+#   grid/choice.json records the rate, every score with its status, and the higher untrusted
+#   scores the rule passed over.
 # main: each method at its chosen rate, EPOCHS (50) epochs on the 60 000 training images, for
 #   each seed of SEEDS. At epochs 1, 2, 5, 10, 20, 30, 50: forward AIS and RAISE on the same
 #   fixed 1 000 test images (3 000 temperatures, AIS 100 runs, RAISE one reverse chain per
 #   image), the TAP2 ln Z estimate (200 starts, converging solver) and the paper's EMF
-#   likelihood. The monitor's free energies every epoch.
+#   likelihood. The monitor's free energies every epoch. After the last epoch: the read-out
+#   (logistic regression on the hidden marginals, test accuracy; readout.json).
 #
 # Resumable: every run has its folder runs/<method>/seed<k>; a finished run (model.json) is
 # skipped, an interrupted one continues from its checkpoint (bit-identical to an uninterrupted
@@ -30,8 +38,11 @@ MNIST="${EMF_RBM_DATA:-../shared/data}/mnist"
 OUT=results/mnist-study
 BIN=target/release/emf-rbm
 ALL=(cd1 pcd1 pcd10 mf pmf tap2 ptap2 tap3 ptap3 tap2-30)
-LRS=${LRS:-"0.003 0.01 0.03"}
-GRID_EPOCHS=${GRID_EPOCHS:-3}
+LRS=${LRS:-"0.003 0.01 0.03 0.1"}
+SCREEN_EPOCHS=${SCREEN_EPOCHS:-3}
+GRID_EPOCHS=${GRID_EPOCHS:-10}
+KEEP=${KEEP:-2}
+VALIDATION=0.16666667
 EPOCHS=${EPOCHS:-50}
 SEEDS=${SEEDS:-"1 2"}
 BETAS=3000
@@ -58,68 +69,46 @@ extract_history() {
 
 common=(--hidden 500 --batch 100 --momentum 0.5 --f32 --quiet --log --checkpoint-every 1)
 
-grid() {
-    local m=$1 lr=$2 dir="$OUT/grid/$1/lr$2"
+# Trains (or resumes) a grid run to $3 epochs: model.json after the screen, model<E>.json
+# after the extension, which resumes from the screen's checkpoint.
+grid_train() {
+    local m=$1 lr=$2 epochs=$3 dir="$OUT/grid/$1/lr$2"
+    local name=model
+    [ "$epochs" != "$SCREEN_EPOCHS" ] && name=model$epochs
     mkdir -p "$dir"
-    [ -f "$dir/model.json" ] && return 0
+    [ -f "$dir/failed.txt" ] || [ -f "$dir/$name.json" ] && return 0
     local resume=()
-    [ -f "$dir/model.checkpoint.json" ] && resume=(--resume "$dir/model.checkpoint.json")
+    if [ -f "$dir/$name.checkpoint.json" ]; then
+        resume=(--resume "$dir/$name.checkpoint.json")
+    elif [ "$name" != model ]; then
+        resume=(--resume "$dir/model.checkpoint.json")
+    fi
     # shellcheck disable=SC2046
-    if ! "$BIN" train --data "$MNIST/train-images-idx3-ubyte.gz" --held-out 0.16666667 \
-        $(method_flags "$m") --lr "$lr" --epochs "$GRID_EPOCHS" --seed 1 "${common[@]}" \
-        --monitor-every 0 --ais-epochs "$GRID_EPOCHS" --ais-betas "$BETAS" --no-raise \
-        "${resume[@]}" --out "$dir/model.json" 2> "$dir/log.txt"; then
+    if ! "$BIN" train --data "$MNIST/train-images-idx3-ubyte.gz" --held-out "$VALIDATION" \
+        $(method_flags "$m") --lr "$lr" --epochs "$epochs" --seed 1 "${common[@]}" \
+        --monitor-every 0 "${resume[@]}" --out "$dir/$name.json" 2>> "$dir/log.txt"; then
         echo "failed (see $dir/log.txt): $(tail -1 "$dir/log.txt")" | tee "$dir/failed.txt"
         return 0
     fi
-    extract_history "$dir/model.json" "$dir/history.json"
+    extract_history "$dir/$name.json" "$dir/history${name#model}.json"
 }
 
+# The validation score of a grid model after $3 epochs: score<E>.json, eval's JSON.
+grid_score() {
+    local dir="$OUT/grid/$1/lr$2" epochs=$3
+    local model=$dir/model.json
+    [ "$epochs" != "$SCREEN_EPOCHS" ] && model=$dir/model$epochs.json
+    [ -f "$model" ] && [ ! -f "$dir/score$epochs.json" ] || return 0
+    "$BIN" eval "$model" --data "$MNIST/train-images-idx3-ubyte.gz" --held-out "$VALIDATION" \
+        --split-seed 1 --seed 1 --ais --ais-runs 100 --ais-betas standard --ais-rows 1000 \
+        --no-raise --exact-max 0 --tap-starts 1 --json > "$dir/score$epochs.json.tmp" \
+        2>> "$dir/log.txt"
+    mv "$dir/score$epochs.json.tmp" "$dir/score$epochs.json"
+}
+
+# choose.py keep M: the rates of method M the screen sends on; choose.py choose: choice.json.
 choose() {
-    python3 - "$OUT/grid" <<'PY'
-import json, math, os, sys
-root = sys.argv[1]
-MIN_ESS = 10  # of 100 AIS runs: below it forward AIS can over-estimate by tens of nats
-RULE = ("the rate with the highest forward-AIS validation log-likelihood after the grid "
-        f"epochs among the rates whose estimate can be trusted (ESS >= {MIN_ESS} of the runs "
-        "and a finite interval); a rate that diverged or whose estimate cannot be trusted is out")
-choice = {}
-for m in sorted(os.listdir(root)):
-    if not os.path.isdir(os.path.join(root, m)):
-        continue
-    scores = {}
-    for d in sorted(os.listdir(os.path.join(root, m))):
-        lr = d[2:]
-        f = os.path.join(root, m, d, "history.json")
-        if os.path.exists(os.path.join(root, m, d, "failed.txt")):
-            scores[lr] = {"status": "diverged"}
-            continue
-        if not os.path.exists(f):
-            continue
-        ll = json.load(open(f))["epochs"][-1].get("metrics", {}).get("ais_log_likelihood_held_out")
-        if not isinstance(ll, dict) or not isinstance(ll.get("value"), float):
-            scores[lr] = {"status": "no estimate"}
-            continue
-        trusted = ll["ess"] >= MIN_ESS and all(
-            isinstance(ll[k], float) and math.isfinite(ll[k]) for k in ("lower", "upper"))
-        scores[lr] = {"status": "trusted" if trusted else "untrusted", "ll": ll["value"],
-                      "lower": ll["lower"], "upper": ll["upper"], "ess": ll["ess"],
-                      "runs": ll["runs"]}
-    ok = {lr: s["ll"] for lr, s in scores.items() if s["status"] == "trusted"}
-    if ok:
-        best = max(ok, key=ok.get)
-        # A higher score that could not be trusted: the choice may be too cautious.
-        higher = sorted(lr for lr, s in scores.items()
-                        if s["status"] == "untrusted" and s["ll"] > ok[best])
-        choice[m] = {"lr": float(best), "rule": RULE, "validation_ais_ll": scores,
-                     "higher_untrusted": higher}
-tmp = os.path.join(root, "choice.json.tmp")
-json.dump(choice, open(tmp, "w"), indent=1)
-os.replace(tmp, os.path.join(root, "choice.json"))
-for m, c in choice.items():
-    flag = f"  (higher but untrusted: {', '.join(c['higher_untrusted'])})" if c["higher_untrusted"] else ""
-    print(f"{m}: lr {c['lr']}{flag}")
-PY
+    python3 "$OUT/choose.py" "$OUT/grid" "$SCREEN_EPOCHS" "$GRID_EPOCHS" "$KEEP" "$@"
 }
 
 main_run() {
@@ -128,6 +117,12 @@ main_run() {
     lr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["lr"])' \
         "$OUT/grid/choice.json" "$m")
     mkdir -p "$dir"
+    # A run made at another rate (before the choice changed) is never reused silently.
+    if [ -f "$dir/history.json" ] && ! python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["config"]["learning_rate"] != float(sys.argv[2]))' "$dir/history.json" "$lr"; then
+        echo "$dir was trained at another rate than the chosen $lr: move it aside first" >&2
+        return 1
+    fi
+    readout "$dir"
     [ -f "$dir/model.json" ] && return 0
     local resume=()
     [ -f "$dir/model.checkpoint.json" ] && resume=(--resume "$dir/model.checkpoint.json")
@@ -145,16 +140,56 @@ main_run() {
     }
     uptime >> "$dir/load.txt"
     extract_history "$dir/model.json" "$dir/history.json"
+    readout "$dir"
+}
+
+# readout.json: logistic regression on the hidden marginals of the finished model, fitted on
+# the 60 000 training images, accuracy on the 10 000 test images (eval --readout).
+readout() {
+    local dir=$1
+    [ -f "$dir/model.json" ] && [ ! -f "$dir/readout.json" ] || return 0
+    "$BIN" eval "$dir/model.json" --data "$MNIST" --readout --exact-max 0 --tap-starts 1 \
+        --json > "$dir/readout.json.tmp" 2>> "$dir/log.txt"
+    mv "$dir/readout.json.tmp" "$dir/readout.json"
 }
 
 cargo build --release --quiet
 case $phase in
     grid)
-        for m in "${METHODS[@]}"; do for lr in $LRS; do grid "$m" "$lr"; done; done
-        choose
+        for m in "${METHODS[@]}"; do
+            for lr in $LRS; do
+                grid_train "$m" "$lr" "$SCREEN_EPOCHS"
+                grid_score "$m" "$lr" "$SCREEN_EPOCHS"
+            done
+            for lr in $(choose keep "$m"); do
+                grid_train "$m" "$lr" "$GRID_EPOCHS"
+                grid_score "$m" "$lr" "$GRID_EPOCHS"
+            done
+        done
+        choose choose
         ;;
     main)
         for seed in $SEEDS; do for m in "${METHODS[@]}"; do main_run "$m" "$seed"; done; done
+        ;;
+    timing)
+        # Interleaved rounds (method A, B, ..., then again), TIMING_ROUNDS (2) of them, each a
+        # fresh TIMING_EPOCHS (2)-epoch run at the chosen rate with no monitor: the seconds per
+        # epoch of the updates, on a machine with nothing else running (check load.txt).
+        mkdir -p "$OUT/timing"
+        uptime >> "$OUT/timing/load.txt"
+        for round in $(seq "${TIMING_ROUNDS:-2}"); do
+            for m in "${METHODS[@]}"; do
+                lr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["lr"])' \
+                    "$OUT/grid/choice.json" "$m")
+                # shellcheck disable=SC2046
+                line=$("$BIN" train --data "$MNIST" $(method_flags "$m") --lr "$lr" \
+                    --epochs "${TIMING_EPOCHS:-2}" --seed 1 --hidden 500 --batch 100 \
+                    --momentum 0.5 --f32 --quiet --monitor-every 0 --out "$OUT/timing/model.json" 2>&1 |
+                    grep 'per epoch')
+                echo "$m round $round: $line" | tee -a "$OUT/timing/log.txt"
+            done
+        done
+        uptime >> "$OUT/timing/load.txt"
         ;;
     summary)
         for c in "$OUT"/runs/*/seed*/model.checkpoint.json; do
@@ -165,7 +200,7 @@ case $phase in
         cargo run --release --quiet --example mnist_study_summary -- "$OUT"
         ;;
     *)
-        sed -n 2,26p "$0"
+        sed -n '2,/^set -euo/p' "$0" | sed '$d' 
         exit 2
         ;;
 esac

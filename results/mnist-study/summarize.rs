@@ -1,8 +1,8 @@
 //! Summarises the MNIST study that `results/mnist-study/run.sh` trains: reads each run's
 //! `runs/<method>/seed<k>/history.json` (the training history of the model file or of its
 //! last checkpoint) and the learning-rate choice `grid/choice.json`, and writes
-//! `summary.json`, `table.md` and the plots `ll_vs_epoch.png`, `ll_vs_time.png`,
-//! `tap_error.png` into the study folder. Runs still in progress count with the epochs they
+//! `summary.json`, `table.md` and the plots `ll_vs_epoch`, `ll_vs_time`, `tap_error` (each as
+//! `.png` and `.svg`) into the study folder. Runs still in progress count with the epochs they
 //! have reached.
 //!
 //! ```text
@@ -25,6 +25,8 @@ const CHECKPOINTS: [usize; 7] = [1, 2, 5, 10, 20, 30, 50];
 struct Run {
     seed: u64,
     history: History,
+    /// `readout.json`: `emf-rbm eval --readout --json` of the finished model.
+    readout: Option<Value>,
 }
 
 impl Run {
@@ -172,7 +174,14 @@ fn load_runs(dir: &Path) -> Result<BTreeMap<String, Vec<Run>>> {
             let history: History = serde_json::from_str(&text).map_err(|e| {
                 emf_rbm::Error::param("history", format!("{}: {e}", file.display()))
             })?;
-            runs.push(Run { seed, history });
+            let readout = std::fs::read_to_string(s.join("readout.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok());
+            runs.push(Run {
+                seed,
+                history,
+                readout,
+            });
         }
         if !runs.is_empty() {
             methods.insert(name, runs);
@@ -181,7 +190,53 @@ fn load_runs(dir: &Path) -> Result<BTreeMap<String, Vec<Run>>> {
     Ok(methods)
 }
 
-fn method_record(name: &str, runs: &[Run], choice: &Value) -> Value {
+/// `timing/log.txt` (run.sh timing): per method, the seconds per epoch of each interleaved
+/// round, from lines `<method> round <k>: trained 2 epochs in 7.80 s (3.90 s per epoch, f32)`.
+fn load_timing(dir: &Path) -> BTreeMap<String, Vec<f64>> {
+    let mut out: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let text = std::fs::read_to_string(dir.join("timing/log.txt")).unwrap_or_default();
+    for line in text.lines() {
+        let method = line.split(" round ").next().unwrap_or("");
+        let secs = line
+            .split('(')
+            .nth(1)
+            .and_then(|t| t.split(" s per epoch").next())
+            .and_then(|t| t.trim().parse::<f64>().ok());
+        if let (false, Some(secs)) = (method.is_empty(), secs) {
+            out.entry(method.to_string()).or_default().push(secs);
+        }
+    }
+    out
+}
+
+/// The read-out accuracy of the finished runs: mean, per seed, the epochs and whether each
+/// fit converged (`null` before any run has finished).
+fn readout(runs: &[Run]) -> Value {
+    let done: Vec<(&Run, f64, bool)> = runs
+        .iter()
+        .filter_map(|r| {
+            let v = r.readout.as_ref()?;
+            Some((
+                r,
+                v["readout_test_accuracy"].as_f64()?,
+                v["readout_converged"] == true,
+            ))
+        })
+        .collect();
+    let acc: Vec<f64> = done.iter().map(|d| d.1).collect();
+    match mean(&acc) {
+        None => Value::Null,
+        Some(m) => json!({
+            "mean": m,
+            "per_seed": acc,
+            "seeds": done.iter().map(|d| d.0.seed).collect::<Vec<_>>(),
+            "epochs": done.iter().map(|d| d.0.history.epochs_trained).collect::<Vec<_>>(),
+            "converged": done.iter().map(|d| d.2).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+fn method_record(name: &str, runs: &[Run], choice: &Value, timing: Option<&Vec<f64>>) -> Value {
     let config = &runs[0].history.config;
     let mut checkpoints = Vec::new();
     for epoch in CHECKPOINTS {
@@ -213,17 +268,24 @@ fn method_record(name: &str, runs: &[Run], choice: &Value) -> Value {
         "seeds": runs.iter().map(|r| r.seed).collect::<Vec<_>>(),
         "epochs": runs.iter().map(|r| r.history.epochs_trained).collect::<Vec<_>>(),
         "checkpoints": checkpoints,
+        "readout_test_accuracy": readout(runs),
+        // Measured apart on a quiet machine (run.sh timing): what the time axis uses.
+        "seconds_per_epoch_quiet": timing.map(|t| json!({"median": median(t), "rounds": t})),
     })
 }
 
-fn charts(dir: &Path, methods: &BTreeMap<String, Vec<Run>>) -> Result<()> {
+fn charts(
+    dir: &Path,
+    methods: &BTreeMap<String, Vec<Run>>,
+    timing: &BTreeMap<String, Vec<f64>>,
+) -> Result<()> {
     // The band: from the lowest RAISE or AIS lower end to the highest finite AIS upper end
     // over the seeds (an AIS interval open above is drawn up to its value).
     let title = "Held-out log-likelihood, MNIST, 500 hidden units (band: AIS/RAISE and seeds)";
     let mut by_epoch = LineChart::new(title, "epoch", "log-likelihood (nats per test image)");
     let mut by_time = LineChart::new(
         title,
-        "training wall time (s, median over seeds)",
+        "training time (s: epochs x the seconds per epoch of run.sh timing, else the run's median)",
         "log-likelihood (nats per test image)",
     );
     let mut error = LineChart::new(
@@ -250,7 +312,9 @@ fn charts(dir: &Path, methods: &BTreeMap<String, Vec<Run>>) -> Result<()> {
             let x = epoch as f64;
             line.push((x, ll));
             band.push((x, lo, hi));
-            if let Some(t) = median(&s.seconds) {
+            // The quiet machine's seconds per epoch when measured, else the run's own.
+            let quiet = timing.get(name).and_then(|t| median(t));
+            if let Some(t) = quiet.or(median(&s.seconds)) {
                 timed.push((t * x, ll));
                 timed_band.push((t * x, lo, hi));
             }
@@ -265,15 +329,19 @@ fn charts(dir: &Path, methods: &BTreeMap<String, Vec<Run>>) -> Result<()> {
     by_epoch.size = (1100, 650);
     by_time.size = (1100, 650);
     error.size = (1100, 650);
-    by_epoch.save(&dir.join("ll_vs_epoch.png"))?;
-    by_time.save(&dir.join("ll_vs_time.png"))?;
-    error.save(&dir.join("tap_error.png"))
+    // PNG for the README, SVG for notebook 02 (plot::Figure::from_svg_file).
+    for ext in ["png", "svg"] {
+        by_epoch.save(&dir.join(format!("ll_vs_epoch.{ext}")))?;
+        by_time.save(&dir.join(format!("ll_vs_time.{ext}")))?;
+        error.save(&dir.join(format!("tap_error.{ext}")))?;
+    }
+    Ok(())
 }
 
 fn table(summary: &[Value]) -> String {
     let mut t = String::from(
         "| method | lr | seeds | epochs | AIS LL | RAISE LL | AIS ESS (min) | TAP2 - AIS | \
-         EMF - AIS (train rows) | s / epoch |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         EMF - AIS (train rows) | s / epoch | read-out accuracy |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
     for m in summary {
@@ -287,7 +355,7 @@ fn table(summary: &[Value]) -> String {
             format!("{} [{}]", f(&last[k]["mean"]), v.join(", "))
         };
         t += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |\n",
             m["method"].as_str().unwrap_or("?"),
             m["lr"],
             last["seeds"],
@@ -298,7 +366,13 @@ fn table(summary: &[Value]) -> String {
             last["ais_ll"]["ess_of"],
             f(&last["tap2_ll_minus_ais_ll"]),
             f(&last["emf_ll_minus_ais_ll_train_subset"]),
-            f(&last["seconds_per_epoch"]),
+            f(m["seconds_per_epoch_quiet"]["median"]
+                .as_f64()
+                .map_or(&last["seconds_per_epoch"], |_| &m
+                    ["seconds_per_epoch_quiet"]["median"])),
+            m["readout_test_accuracy"]["mean"]
+                .as_f64()
+                .map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a)),
         );
     }
     t
@@ -315,9 +389,10 @@ fn main() -> Result<()> {
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
     let methods = load_runs(&dir)?;
+    let timing = load_timing(&dir);
     let summary: Vec<Value> = methods
         .iter()
-        .map(|(name, runs)| method_record(name, runs, &choice))
+        .map(|(name, runs)| method_record(name, runs, &choice, timing.get(name)))
         .collect();
     let text = serde_json::to_string_pretty(&json!({
         "checkpoint_epochs": CHECKPOINTS,
@@ -326,7 +401,7 @@ fn main() -> Result<()> {
     .expect("JSON of plain values");
     emf_rbm::output::write_atomic(&dir.join("summary.json"), text.as_bytes())?;
     emf_rbm::output::write_atomic(&dir.join("table.md"), table(&summary).as_bytes())?;
-    charts(&dir, &methods)?;
+    charts(&dir, &methods, &timing)?;
     print!("{}", table(&summary));
     Ok(())
 }
