@@ -205,84 +205,8 @@ impl LogisticRegression {
             p,
             logits: Mat::zeros(n, n_classes),
         };
-        // L-BFGS (the last MEMORY steps) with a backtracking Armijo line search.
-        const MEMORY: usize = 10;
-        let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-        let mut theta = vec![0.0; len];
+        let (theta, iterations, converged) = minimise(&mut prob, len, cfg);
         let mut g = vec![0.0; len];
-        let mut f = prob.eval(&theta, Some(&mut g));
-        let (mut next, mut g_next, mut dir) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
-        let mut pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)> = Default::default();
-        let mut alpha = [0.0; MEMORY];
-        let mut iterations = 0;
-        let mut converged = false;
-        while iterations < cfg.max_iterations {
-            if max_abs(&g) <= cfg.tolerance {
-                converged = true;
-                break;
-            }
-            iterations += 1;
-            // dir = -H g by the two-loop recursion, H0 = (s.y / y.y) I.
-            for (d, gi) in dir.iter_mut().zip(&g) {
-                *d = -gi;
-            }
-            for (k, (s_k, y_k, rho)) in pairs.iter().enumerate().rev() {
-                alpha[k] = rho * dot(s_k, &dir);
-                dir.iter_mut()
-                    .zip(y_k)
-                    .for_each(|(d, y)| *d -= alpha[k] * y);
-            }
-            let scale = match pairs.back() {
-                Some((s_k, y_k, _)) => dot(s_k, y_k) / dot(y_k, y_k),
-                None => 1.0 / max_abs(&g).max(1.0),
-            };
-            dir.iter_mut().for_each(|d| *d *= scale);
-            for (k, (s_k, y_k, rho)) in pairs.iter().enumerate() {
-                let beta = rho * dot(y_k, &dir);
-                dir.iter_mut()
-                    .zip(s_k)
-                    .for_each(|(d, s)| *d += (alpha[k] - beta) * s);
-            }
-            let mut slope = dot(&g, &dir);
-            if slope >= 0.0 {
-                // Not a descent direction: forget the curvature pairs, step down the gradient.
-                pairs.clear();
-                for (d, gi) in dir.iter_mut().zip(&g) {
-                    *d = -gi / max_abs(&g).max(1.0);
-                }
-                slope = dot(&g, &dir);
-            }
-            let mut step = 1.0;
-            let f_next = loop {
-                for ((n, t), d) in next.iter_mut().zip(&theta).zip(&dir) {
-                    *n = t + step * d;
-                }
-                let f_trial = prob.eval(&next, Some(&mut g_next));
-                // (the slack keeps rounding near the optimum from rejecting every step)
-                if f_trial <= f + 1e-4 * step * slope + 1e-14 * f.abs() {
-                    break Some(f_trial);
-                }
-                step *= 0.5;
-                if step < 1e-20 {
-                    break None;
-                }
-            };
-            let Some(f_next) = f_next else {
-                break; // no decrease along a descent direction: rounding; stop as we are
-            };
-            let s_k: Vec<f64> = next.iter().zip(&theta).map(|(n, t)| n - t).collect();
-            let y_k: Vec<f64> = g_next.iter().zip(&g).map(|(a, b)| a - b).collect();
-            let sy = dot(&s_k, &y_k);
-            if sy > 1e-12 * dot(&y_k, &y_k).max(f64::MIN_POSITIVE) {
-                if pairs.len() == MEMORY {
-                    pairs.pop_front();
-                }
-                pairs.push_back((s_k, y_k, 1.0 / sy));
-            }
-            std::mem::swap(&mut theta, &mut next);
-            std::mem::swap(&mut g, &mut g_next);
-            f = f_next;
-        }
         let objective = prob.eval(&theta, Some(&mut g));
         let gradient_max = max_abs(&g);
         let weights = Mat::from_fn(d, n_classes, |f, j| theta[j * d + f]);
@@ -329,6 +253,109 @@ impl LogisticRegression {
             .filter(|(p, l)| p == l)
             .count();
         hits as f64 / labels.len().max(1) as f64
+    }
+}
+
+/// Minimises the problem's objective from zero by L-BFGS (the last [`MEMORY`] steps) with a
+/// backtracking Armijo line search: (parameters, steps taken, gradient within tolerance).
+fn minimise(prob: &mut Problem<'_>, len: usize, cfg: &ReadoutConfig) -> (Vec<f64>, usize, bool) {
+    let mut theta = vec![0.0; len];
+    let mut g = vec![0.0; len];
+    let mut f = prob.eval(&theta, Some(&mut g));
+    let (mut next, mut g_next, mut dir) = (vec![0.0; len], vec![0.0; len], vec![0.0; len]);
+    let mut memory = Memory::default();
+    let mut iterations = 0;
+    while iterations < cfg.max_iterations {
+        if max_abs(&g) <= cfg.tolerance {
+            return (theta, iterations, true);
+        }
+        iterations += 1;
+        let mut slope = memory.direction(&g, &mut dir);
+        if slope >= 0.0 {
+            // Not a descent direction: forget the curvature pairs, step down the gradient.
+            memory.pairs.clear();
+            slope = memory.direction(&g, &mut dir);
+        }
+        let mut step = 1.0;
+        let accepted = loop {
+            for ((n, t), d) in next.iter_mut().zip(&theta).zip(&dir) {
+                *n = t + step * d;
+            }
+            let f_trial = prob.eval(&next, Some(&mut g_next));
+            // (the slack keeps rounding near the optimum from rejecting every step)
+            if f_trial <= f + 1e-4 * step * slope + 1e-14 * f.abs() {
+                break Some(f_trial);
+            }
+            step *= 0.5;
+            if step < 1e-20 {
+                break None;
+            }
+        };
+        let Some(f_next) = accepted else {
+            break; // no decrease along a descent direction: rounding; stop as we are
+        };
+        memory.push(&theta, &next, &g, &g_next);
+        std::mem::swap(&mut theta, &mut next);
+        std::mem::swap(&mut g, &mut g_next);
+        f = f_next;
+    }
+    let converged = max_abs(&g) <= cfg.tolerance;
+    (theta, iterations, converged)
+}
+
+/// L-BFGS curvature pairs kept.
+const MEMORY: usize = 10;
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The last [`MEMORY`] curvature pairs `(s, y, 1 / s.y)` of L-BFGS.
+#[derive(Default)]
+struct Memory {
+    pairs: std::collections::VecDeque<(Vec<f64>, Vec<f64>, f64)>,
+}
+
+impl Memory {
+    /// `dir = -H g` by the two-loop recursion (`H0 = (s.y / y.y) I`; without pairs a gradient
+    /// step scaled to a largest entry of at most 1); returns the slope `g . dir`.
+    fn direction(&self, g: &[f64], dir: &mut [f64]) -> f64 {
+        let mut alpha = [0.0; MEMORY];
+        for (d, gi) in dir.iter_mut().zip(g) {
+            *d = -gi;
+        }
+        for (k, (s_k, y_k, rho)) in self.pairs.iter().enumerate().rev() {
+            alpha[k] = rho * dot(s_k, dir);
+            dir.iter_mut()
+                .zip(y_k)
+                .for_each(|(d, y)| *d -= alpha[k] * y);
+        }
+        let scale = match self.pairs.back() {
+            Some((s_k, y_k, _)) => dot(s_k, y_k) / dot(y_k, y_k),
+            None => 1.0 / max_abs(g).max(1.0),
+        };
+        dir.iter_mut().for_each(|d| *d *= scale);
+        for (k, (s_k, y_k, rho)) in self.pairs.iter().enumerate() {
+            let beta = rho * dot(y_k, dir);
+            dir.iter_mut()
+                .zip(s_k)
+                .for_each(|(d, s)| *d += (alpha[k] - beta) * s);
+        }
+        dot(g, dir)
+    }
+
+    /// Records the step `theta -> next` with gradients `g -> g_next` when its curvature
+    /// `s.y` is positive (else the pair would break the inverse-Hessian model).
+    fn push(&mut self, theta: &[f64], next: &[f64], g: &[f64], g_next: &[f64]) {
+        let s_k: Vec<f64> = next.iter().zip(theta).map(|(n, t)| n - t).collect();
+        let y_k: Vec<f64> = g_next.iter().zip(g).map(|(a, b)| a - b).collect();
+        let sy = dot(&s_k, &y_k);
+        if sy > 1e-12 * dot(&y_k, &y_k).max(f64::MIN_POSITIVE) {
+            if self.pairs.len() == MEMORY {
+                self.pairs.pop_front();
+            }
+            self.pairs.push_back((s_k, y_k, 1.0 / sy));
+        }
     }
 }
 
