@@ -82,7 +82,7 @@ impl Mosaic {
     }
 
     /// The pixel size of the mosaic [`Mosaic::images`] makes of `n` tiles of `tile_shape`
-    /// (to check an output before computing its tiles, with [`check_png`]).
+    /// (to check an output before computing its tiles, with [`check_png`](super::check_png)).
     pub fn planned_size(n: usize, tile_shape: (usize, usize)) -> (u32, u32) {
         Mosaic {
             title: String::new(),
