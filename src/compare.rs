@@ -205,6 +205,9 @@ impl<T: Float> Comparison<T> {
             "epoch"
         };
         let mut c = LineChart::new(title, x_label, y_label);
+        if !vs_time {
+            c = c.integer_x();
+        }
         for r in &self.runs {
             for (key, label) in keys {
                 let pts = r
@@ -230,7 +233,7 @@ impl<T: Float> Comparison<T> {
     /// A chart of the metric `key` against epoch, one line per method.
     pub fn chart<V: MetricData>(&self, key: &Key<V>, y_label: &str) -> LineChart {
         let title = format!("{} on {}", key.name(), self.data);
-        let mut c = LineChart::new(&title, "epoch", y_label);
+        let mut c = LineChart::new(&title, "epoch", y_label).integer_x();
         for r in &self.runs {
             c = c.series(&r.name, r.fitted.history.series(key));
         }

@@ -282,17 +282,25 @@ fn charts(
     // The band: from the lowest RAISE or AIS lower end to the highest finite AIS upper end
     // over the seeds (an AIS interval open above is drawn up to its value).
     let title = "Held-out log-likelihood, MNIST, 500 hidden units (band: AIS/RAISE and seeds)";
-    let mut by_epoch = LineChart::new(title, "epoch", "log-likelihood (nats per test image)");
+    let mut by_epoch = LineChart::new(
+        title,
+        "epoch (log scale)",
+        "log-likelihood (nats per test image)",
+    )
+    .log_x();
     let mut by_time = LineChart::new(
         title,
-        "training time (s: epochs x the seconds per epoch of run.sh timing, else the run's median)",
+        "training time (s, log scale: epochs x the seconds per epoch of run.sh timing)",
         "log-likelihood (nats per test image)",
-    );
+    )
+    .log_x();
     let mut error = LineChart::new(
         "TAP2 estimate minus AIS, held-out log-likelihood (0: the TAP2 ln Z is exact)",
-        "epoch",
+        "epoch (log scale)",
         "TAP2 log-likelihood - AIS log-likelihood (nats per image)",
-    );
+    )
+    .log_x()
+    .reference("0 (exact)", 0.0);
     for (name, runs) in methods {
         let (mut line, mut band, mut timed, mut tap) = (vec![], vec![], vec![], vec![]);
         let mut timed_band = vec![];

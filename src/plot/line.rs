@@ -1,40 +1,99 @@
 //! Line charts: metrics against epoch, time or temperature, with shaded bands, error bars,
-//! reference lines and log axes.
+//! reference lines and log axes. Every series keeps its colour across figures
+//! ([`super::colors`]); the legend goes to the corner that hides the fewest points.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::colors::assign;
 use super::{save_dyn, svg_string, Figure};
 use crate::error::{Error, Result};
 use std::path::Path;
 
+/// How a [`Series`] is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeriesStyle {
+    /// A line with a marker at every point (measurements).
+    Markers,
+    /// A plain line (a curve, a theory, a dense series).
+    Line,
+}
+
 /// One named line of a [`LineChart`].
 #[derive(Clone, Debug)]
 pub struct Series {
-    /// Legend label.
+    /// Legend label; also picks the colour.
     pub name: String,
     /// `(x, y)` points, in order.
     pub points: Vec<(f64, f64)>,
+    /// Markers or a plain line.
+    pub style: SeriesStyle,
 }
 
-/// A shaded interval per x (an estimate's interval, a spread over seeds), drawn under the
-/// [`Series`] of the same name in its colour.
+/// Intervals per x (an estimate's interval, a spread over seeds), in the colour of the
+/// [`Series`] of the same name: shaded as a band ([`LineChart::band`]) or drawn as error bars
+/// ([`LineChart::error_bars`]).
 #[derive(Clone, Debug)]
 pub struct Band {
-    /// Name of the series it belongs to (its colour); a band without a series gets its own.
+    /// Name of the series it belongs to (its colour); one without a series gets its own.
     pub name: String,
     /// `(x, low, high)` points, in order of x.
     pub points: Vec<(f64, f64, f64)>,
 }
 
-/// A line chart: several series against a common x axis, with optional shaded bands.
+/// A horizontal reference line (a known value, zero error), dashed, without markers, across
+/// the whole x range.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    /// Legend label.
+    pub name: String,
+    /// Its height.
+    pub y: f64,
+}
+
+/// An axis scale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    /// Linear.
+    Linear,
+    /// Base-10 logarithmic (every value on it must be positive).
+    Log,
+}
+
+/// Where the legend goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Legend {
+    /// The inner corner that covers the fewest points (the default).
+    Auto,
+    /// Upper left corner.
+    UpperLeft,
+    /// Upper right corner.
+    UpperRight,
+    /// Lower left corner.
+    LowerLeft,
+    /// Lower right corner.
+    LowerRight,
+    /// No legend.
+    Hidden,
+}
+
+/// A line chart: several series against a common x axis, with optional shaded bands, error
+/// bars and reference lines, linear or log axes.
 ///
 /// ```
-/// use emf_rbm::plot::{LineChart, Series};
-/// let chart = LineChart::new("LL", "epoch", "nats")
+/// use emf_rbm::plot::LineChart;
+/// let chart = LineChart::new("Held-out log-likelihood", "epoch", "nats per image")
+///     .integer_x()
 ///     .series("cd1", vec![(1.0, -30.0), (2.0, -25.0)])
-///     .band("cd1", vec![(1.0, -31.0, -29.0), (2.0, -26.0, -24.5)]);
-/// assert!(chart.to_svg().unwrap().svg.contains("<svg"));
+///     .band("cd1", vec![(1.0, -31.0, -29.0), (2.0, -26.0, -24.5)])
+///     .error_bars("tap2", vec![(1.0, -29.0, -27.0)])
+///     .reference("exact", -24.0);
+/// assert!(chart.to_svg()?.svg.contains("<svg"));
+/// let log = LineChart::new("error", "weight scale", "|error| (nats)").log_x().log_y()
+///     .line("slope 3", vec![(0.1, 1e-3), (1.0, 1.0)]);
+/// assert!(log.to_svg().is_ok());
+/// # Ok::<(), emf_rbm::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct LineChart {
@@ -48,8 +107,27 @@ pub struct LineChart {
     pub series: Vec<Series>,
     /// The shaded intervals.
     pub bands: Vec<Band>,
+    /// The error bars.
+    pub error_bars: Vec<Band>,
+    /// The reference lines.
+    pub references: Vec<Reference>,
+    /// Scale of the x axis.
+    pub x_scale: Scale,
+    /// Scale of the y axis.
+    pub y_scale: Scale,
+    /// Label the x axis at integers only (epochs, layers).
+    pub integer_x: bool,
+    /// Legend placement.
+    pub legend: Legend,
     /// Pixel size.
     pub size: (u32, u32),
+}
+
+fn finite_points(points: Vec<(f64, f64, f64)>) -> Vec<(f64, f64, f64)> {
+    points
+        .into_iter()
+        .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
+        .collect()
 }
 
 impl LineChart {
@@ -61,12 +139,17 @@ impl LineChart {
             y_label: y_label.into(),
             series: Vec::new(),
             bands: Vec::new(),
+            error_bars: Vec::new(),
+            references: Vec::new(),
+            x_scale: Scale::Linear,
+            y_scale: Scale::Linear,
+            integer_x: false,
+            legend: Legend::Auto,
             size: (800, 500),
         }
     }
 
-    /// Adds a series (non-finite points are dropped).
-    pub fn series(mut self, name: &str, points: Vec<(f64, f64)>) -> Self {
+    fn push(mut self, name: &str, points: Vec<(f64, f64)>, style: SeriesStyle) -> Self {
         let points = points
             .into_iter()
             .filter(|(x, y)| x.is_finite() && y.is_finite())
@@ -74,60 +157,110 @@ impl LineChart {
         self.series.push(Series {
             name: name.into(),
             points,
+            style,
         });
         self
+    }
+
+    /// Adds a series drawn with markers (non-finite points are dropped).
+    pub fn series(self, name: &str, points: Vec<(f64, f64)>) -> Self {
+        self.push(name, points, SeriesStyle::Markers)
+    }
+
+    /// Adds a series drawn as a plain line (non-finite points are dropped).
+    pub fn line(self, name: &str, points: Vec<(f64, f64)>) -> Self {
+        self.push(name, points, SeriesStyle::Line)
     }
 
     /// Adds a shaded band of `(x, low, high)` points under the series `name` (points with a
     /// non-finite coordinate are dropped).
     pub fn band(mut self, name: &str, points: Vec<(f64, f64, f64)>) -> Self {
-        let points = points
-            .into_iter()
-            .filter(|(x, lo, hi)| x.is_finite() && lo.is_finite() && hi.is_finite())
-            .collect();
         self.bands.push(Band {
             name: name.into(),
-            points,
+            points: finite_points(points),
         });
         self
     }
 
-    /// The colour index of the series or band called `name`: the series' position, or after
-    /// all the series for a band of its own.
-    fn color_index(&self, name: &str) -> usize {
-        let own = self.series.iter().position(|s| s.name == name);
-        own.unwrap_or_else(|| {
-            let k = self.bands.iter().position(|b| b.name == name).unwrap_or(0);
-            self.series.len() + k
-        })
+    /// Adds error bars `(x, low, high)` in the colour of the series `name` (points with a
+    /// non-finite coordinate are dropped).
+    pub fn error_bars(mut self, name: &str, points: Vec<(f64, f64, f64)>) -> Self {
+        self.error_bars.push(Band {
+            name: name.into(),
+            points: finite_points(points),
+        });
+        self
     }
 
-    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
-        let pts = self.series.iter().flat_map(|s| s.points.iter().copied());
-        let band_pts = self
-            .bands
-            .iter()
-            .flat_map(|b| b.points.iter().flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]));
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for (x, y) in pts.chain(band_pts) {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
+    /// Adds a dashed horizontal reference line at `y` (ignored when not finite).
+    pub fn reference(mut self, name: &str, y: f64) -> Self {
+        if y.is_finite() {
+            self.references.push(Reference {
+                name: name.into(),
+                y,
+            });
         }
-        if x0 > x1 {
-            return ((0.0, 1.0), (0.0, 1.0));
+        self
+    }
+
+    /// A logarithmic x axis.
+    pub fn log_x(mut self) -> Self {
+        self.x_scale = Scale::Log;
+        self
+    }
+
+    /// A logarithmic y axis.
+    pub fn log_y(mut self) -> Self {
+        self.y_scale = Scale::Log;
+        self
+    }
+
+    /// Labels the x axis at integers only (epochs, layers).
+    pub fn integer_x(mut self) -> Self {
+        self.integer_x = true;
+        self
+    }
+
+    /// Places the legend.
+    pub fn legend(mut self, at: Legend) -> Self {
+        self.legend = at;
+        self
+    }
+
+    /// The colour of every name drawn, in the order series, bands, error bars.
+    fn colors(&self) -> Vec<(String, RGBColor)> {
+        let names = (self.series.iter().map(|s| &s.name))
+            .chain(self.bands.iter().map(|b| &b.name))
+            .chain(self.error_bars.iter().map(|b| &b.name));
+        assign(names.map(String::as_str))
+    }
+
+    /// Every point in the axes' coordinates (log10 on a log axis), or an error naming what
+    /// has a value a log axis cannot show.
+    fn transformed(&self) -> Result<Transformed> {
+        let tx = |v: f64, what: &str| axis_value(self.x_scale, v, "x", what);
+        let ty = |v: f64, what: &str| axis_value(self.y_scale, v, "y", what);
+        let mut t = Transformed::default();
+        for s in &self.series {
+            let pts = s
+                .points
+                .iter()
+                .map(|&(x, y)| Ok((tx(x, &s.name)?, ty(y, &s.name)?)));
+            t.series.push(pts.collect::<Result<_>>()?);
         }
-        let pad = |a: f64, b: f64| {
-            let d = if b > a {
-                (b - a) * 0.05
-            } else {
-                a.abs().max(1.0) * 0.05
-            };
-            (a - d, b + d)
-        };
-        let x = if x1 > x0 { (x0, x1) } else { pad(x0, x1) };
-        (x, pad(y0, y1))
+        for (bands, out) in [(&self.bands, &mut t.bands), (&self.error_bars, &mut t.bars)] {
+            for b in bands {
+                let pts = b
+                    .points
+                    .iter()
+                    .map(|&(x, lo, hi)| Ok((tx(x, &b.name)?, ty(lo, &b.name)?, ty(hi, &b.name)?)));
+                out.push(pts.collect::<Result<_>>()?);
+            }
+        }
+        for r in &self.references {
+            t.references.push(ty(r.y, &r.name)?);
+        }
+        Ok(t)
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<()>
@@ -138,8 +271,9 @@ impl LineChart {
             path: "<figure>".into(),
             message: e.to_string(),
         };
+        let t = self.transformed()?;
         root.fill(&WHITE).map_err(e)?;
-        let ((x0, x1), (y0, y1)) = self.ranges();
+        let ((x0, x1), (y0, y1)) = t.ranges();
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 22))
             .margin(12)
@@ -147,48 +281,127 @@ impl LineChart {
             .y_label_area_size(70)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(e)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
+        let (xs, ys, integer) = (self.x_scale, self.y_scale, self.integer_x);
+        let x_fmt = move |v: &f64| tick_label(xs, integer, *v, x1 - x0);
+        let y_fmt = move |v: &f64| tick_label(ys, false, *v, y1 - y0);
+        let mut mesh = chart.configure_mesh();
+        mesh.x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .draw()
-            .map_err(e)?;
-        for b in &self.bands {
-            let color = Palette99::pick(self.color_index(&b.name)).to_rgba();
-            let outline: Vec<(f64, f64)> = (b.points.iter().map(|&(x, _, hi)| (x, hi)))
-                .chain(b.points.iter().rev().map(|&(x, lo, _)| (x, lo)))
-                .collect();
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    outline,
-                    color.mix(0.18).filled(),
-                )))
-                .map_err(e)?;
+            .x_label_formatter(&x_fmt)
+            .y_label_formatter(&y_fmt);
+        if integer {
+            mesh.x_labels(((x1 - x0).floor() as usize + 1).clamp(2, 12));
         }
-        for (k, s) in self.series.iter().enumerate() {
-            let color = Palette99::pick(k).to_rgba();
+        mesh.draw().map_err(e)?;
+        let colors = self.colors();
+        let color_of = |name: &str| {
+            let c = colors.iter().find(|(n, _)| n == name).map(|(_, c)| *c);
+            c.unwrap_or(BLACK)
+        };
+        self.draw_intervals(&mut chart, &t, &color_of)?;
+        for (r, &y) in self.references.iter().zip(&t.references) {
+            let style = RGBColor(60, 60, 60).stroke_width(1);
             chart
-                .draw_series(LineSeries::new(
-                    s.points.iter().copied(),
-                    color.stroke_width(2),
-                ))
+                .draw_series(DashedLineSeries::new([(x0, y), (x1, y)], 6, 4, style))
+                .map_err(e)?
+                .label(&r.name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+        for (s, pts) in self.series.iter().zip(&t.series) {
+            let color = color_of(&s.name);
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
                 .map_err(e)?
                 .label(&s.name)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
-            chart
-                .draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(e)?;
+            if s.style == SeriesStyle::Markers {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(e)?;
+            }
         }
+        let Some(position) = self.legend_position(&t) else {
+            return Ok(());
+        };
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
+            .position(position)
             .draw()
             .map_err(e)?;
         Ok(())
+    }
+
+    /// The legend's corner, or `None` when hidden.
+    fn legend_position(&self, t: &Transformed) -> Option<SeriesLabelPosition> {
+        let at = match self.legend {
+            Legend::Hidden => return None,
+            Legend::Auto => t.emptiest_corner(self.legend_box()),
+            other => other,
+        };
+        Some(match at {
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+            _ => SeriesLabelPosition::LowerRight,
+        })
+    }
+
+    /// The bands (filled, under everything) and the error bars (with 8-pixel caps).
+    fn draw_intervals<DB: DrawingBackend>(
+        &self,
+        chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+        t: &Transformed,
+        color_of: &dyn Fn(&str) -> RGBColor,
+    ) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
+            path: "<figure>".into(),
+            message: e.to_string(),
+        };
+        for (b, pts) in self.bands.iter().zip(&t.bands) {
+            let outline: Vec<(f64, f64)> = (pts.iter().map(|&(x, _, hi)| (x, hi)))
+                .chain(pts.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            let fill = color_of(&b.name).mix(0.18).filled();
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, fill)))
+                .map_err(e)?;
+        }
+        for (b, pts) in self.error_bars.iter().zip(&t.bars) {
+            let style = color_of(&b.name).stroke_width(2);
+            let bars =
+                (pts.iter()).map(|&(x, lo, hi)| PathElement::new(vec![(x, lo), (x, hi)], style));
+            chart.draw_series(bars).map_err(e)?;
+            let caps = pts.iter().flat_map(|&(x, lo, hi)| {
+                [lo, hi].map(|y| {
+                    EmptyElement::at((x, y)) + PathElement::new(vec![(-4, 0), (4, 0)], style)
+                })
+            });
+            chart.draw_series(caps).map_err(e)?;
+        }
+        Ok(())
+    }
+
+    /// The legend's size as fractions of the plotting area (about 8 px per character plus
+    /// the sample line, 20 px per entry).
+    fn legend_box(&self) -> (f64, f64) {
+        let names = (self.series.iter().map(|s| s.name.len()))
+            .chain(self.references.iter().map(|r| r.name.len()));
+        let (n, longest) = names.fold((0, 0), |(n, l), len| (n + 1, l.max(len)));
+        let (w, h) = (
+            f64::from(self.size.0.saturating_sub(100)).max(1.0),
+            f64::from(self.size.1.saturating_sub(100)).max(1.0),
+        );
+        (
+            (8.0 * longest as f64 + 45.0) / w,
+            (20.0 * n as f64 + 12.0) / h,
+        )
     }
 
     /// Saves as PNG or SVG (by extension).
@@ -202,12 +415,131 @@ impl LineChart {
     }
 }
 
+/// A value in the axis' coordinates: itself, or its log10 on a log axis (an error when not
+/// positive, naming the series).
+fn axis_value(scale: Scale, v: f64, axis: &str, name: &str) -> Result<f64> {
+    match scale {
+        Scale::Linear => Ok(v),
+        Scale::Log if v > 0.0 => Ok(v.log10()),
+        Scale::Log => Err(Error::param(
+            "plot",
+            format!("`{name}` has {axis} = {v}, which a log {axis} axis cannot show (> 0 only)"),
+        )),
+    }
+}
+
+/// A tick label: integers only on an integer axis; on a log axis the value 10^v, at whole
+/// decades only when the axis spans more than one.
+fn tick_label(scale: Scale, integer: bool, v: f64, span: f64) -> String {
+    let near_int = (v - v.round()).abs() < 1e-6 * span.max(1.0);
+    match scale {
+        Scale::Linear if integer => {
+            if near_int {
+                format!("{}", v.round())
+            } else {
+                String::new()
+            }
+        }
+        Scale::Linear => format!("{}", (v * 1e6).round() / 1e6),
+        Scale::Log if span >= 1.0 && !near_int => String::new(),
+        Scale::Log => {
+            let x = 10f64.powf(v);
+            if span >= 1.0 {
+                let k = v.round() as i32;
+                if (-3..=4).contains(&k) {
+                    format!("{}", 10f64.powi(k))
+                } else {
+                    format!("1e{k}")
+                }
+            } else {
+                format!("{:.3}", x)
+            }
+        }
+    }
+}
+
+/// A chart's points in axis coordinates.
+#[derive(Default)]
+struct Transformed {
+    series: Vec<Vec<(f64, f64)>>,
+    bands: Vec<Vec<(f64, f64, f64)>>,
+    bars: Vec<Vec<(f64, f64, f64)>>,
+    references: Vec<f64>,
+}
+
+impl Transformed {
+    fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        let intervals = self.bands.iter().chain(&self.bars).flatten();
+        (self.series.iter().flatten().copied())
+            .chain(intervals.flat_map(|&(x, lo, hi)| [(x, lo), (x, hi)]))
+    }
+
+    /// Data ranges padded by 5 % (the references widen y, not x).
+    fn ranges(&self) -> ((f64, f64), (f64, f64)) {
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for (x, y) in self.points() {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        if x0 > x1 {
+            (x0, x1) = (0.0, 1.0);
+        }
+        for &y in &self.references {
+            (y0, y1) = (y0.min(y), y1.max(y));
+        }
+        if y0 > y1 {
+            (y0, y1) = (0.0, 1.0);
+        }
+        let pad = |a: f64, b: f64| {
+            let d = if b > a {
+                (b - a) * 0.05
+            } else {
+                a.abs().max(1.0) * 0.05
+            };
+            (a - d, b + d)
+        };
+        let x = if x1 > x0 { (x0, x1) } else { pad(x0, x1) };
+        (x, pad(y0, y1))
+    }
+
+    /// The corner whose legend box (fractions of the axes) covers the fewest points; ties go
+    /// to the first of lower right, upper right, lower left, upper left.
+    fn emptiest_corner(&self, (w, h): (f64, f64)) -> Legend {
+        let ((x0, x1), (y0, y1)) = self.ranges();
+        let norm: Vec<(f64, f64)> = (self.points())
+            .map(|(x, y)| ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0)))
+            .collect();
+        let corners = [
+            (Legend::LowerRight, 1.0 - w, 0.0),
+            (Legend::UpperRight, 1.0 - w, 1.0 - h),
+            (Legend::LowerLeft, 0.0, 0.0),
+            (Legend::UpperLeft, 0.0, 1.0 - h),
+        ];
+        let covered = |&(_, cx, cy): &(Legend, f64, f64)| {
+            let inside = |&&(x, y): &&(f64, f64)| x >= cx && x <= cx + w && y >= cy && y <= cy + h;
+            norm.iter().filter(inside).count()
+        };
+        let best = corners.iter().min_by_key(|c| covered(c));
+        best.map_or(Legend::LowerRight, |c| c.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn fills(svg: &str) -> Vec<String> {
+        svg.split("<polygon")
+            .skip(1)
+            .map(|p| p[..p.find('>').unwrap()].to_ascii_uppercase())
+            .collect()
+    }
+
+    fn hex(c: RGBColor) -> String {
+        format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+    }
+
     /// A band widens the axes to its interval, is drawn as a filled polygon in the colour of
-    /// its series, and a band of its own takes a colour after the series'.
+    /// its series, and a band of its own takes a colour of its own.
     #[test]
     fn bands_are_drawn_in_their_series_colour_and_fit_the_axes() {
         let chart = LineChart::new("t", "x", "y")
@@ -215,23 +547,110 @@ mod tests {
             .series("b", vec![(0.0, 0.5), (1.0, 0.5)])
             .band("b", vec![(0.0, -3.0, 1.0), (1.0, 0.0, 10.0)])
             .band("c", vec![(0.0, 0.0, 1.0), (f64::NAN, 0.0, 1.0)]);
-        let (_, (y0, y1)) = chart.ranges();
+        let (_, (y0, y1)) = chart.transformed().unwrap().ranges();
         assert!(y0 <= -3.0 && y1 >= 10.0, "{y0} {y1}");
-        assert_eq!((chart.color_index("b"), chart.color_index("c")), (1, 3));
         assert_eq!(chart.bands[1].points.len(), 1);
+        let colors = chart.colors();
+        let of = |n: &str| colors.iter().find(|(m, _)| m == n).unwrap().1;
+        assert_ne!(of("c"), of("a"));
+        assert_ne!(of("c"), of("b"));
         let svg = chart.to_svg().unwrap().svg;
-        assert_eq!(svg.matches("<polygon").count(), 2, "{svg}");
-        // The first polygon (band "b") is filled in series b's colour, the second in the
-        // colour after the series'.
-        let fills: Vec<String> = svg
-            .split("<polygon")
-            .skip(1)
-            .map(|p| p[..p.find('>').unwrap()].to_ascii_uppercase())
-            .collect();
-        for (fill, k) in fills.iter().zip([1, 3]) {
-            let c = Palette99::pick(k).to_rgba();
-            let hex = format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
-            assert!(fill.contains(&hex), "{hex} not in {fill}");
-        }
+        let f = fills(&svg);
+        assert_eq!(f.len(), 2, "{svg}");
+        assert!(
+            f[0].contains(&hex(of("b"))),
+            "{} not in {}",
+            hex(of("b")),
+            f[0]
+        );
+        assert!(
+            f[1].contains(&hex(of("c"))),
+            "{} not in {}",
+            hex(of("c")),
+            f[1]
+        );
+    }
+
+    /// A method keeps its colour whatever else the chart holds.
+    #[test]
+    fn a_series_keeps_its_colour_across_charts() {
+        let one = LineChart::new("t", "x", "y").series("tap2", vec![(0.0, 1.0)]);
+        let two = LineChart::new("t", "x", "y")
+            .series("cd1", vec![(0.0, 1.0)])
+            .series("pcd1", vec![(0.0, 1.0)])
+            .series("tap2", vec![(0.0, 2.0)]);
+        assert_eq!(one.colors()[0].1, two.colors()[2].1);
+        let svg = two.to_svg().unwrap().svg.to_ascii_uppercase();
+        assert!(svg.contains(&hex(one.colors()[0].1)));
+    }
+
+    /// Log axes show log10 of the values; a non-positive value is an error naming its series.
+    #[test]
+    fn log_axes_transform_and_refuse_non_positive_values() {
+        let chart = LineChart::new("t", "x", "y")
+            .log_x()
+            .log_y()
+            .line("slope 2", vec![(0.1, 0.01), (10.0, 100.0)]);
+        let ((x0, x1), (y0, y1)) = chart.transformed().unwrap().ranges();
+        assert!(
+            (x0 - -1.0).abs() < 1e-12 && (x1 - 1.0).abs() < 1e-12,
+            "{x0} {x1}"
+        );
+        assert!(y0 < -2.0 && y1 > 2.0 && y0 > -2.3, "{y0} {y1}");
+        let svg = chart.to_svg().unwrap().svg;
+        assert!(
+            svg.contains("\n100\n") && svg.contains("\n0.01\n"),
+            "decade labels: {svg}"
+        );
+        let bad = chart.series("zero", vec![(1.0, 0.0)]);
+        let err = bad.to_svg().unwrap_err().to_string();
+        assert!(
+            err.contains("`zero`") && err.contains("log y axis"),
+            "{err}"
+        );
+    }
+
+    /// Labels and markers: integer ticks only on an integer axis; a line and a reference draw
+    /// no markers; the reference widens the y range and is dashed.
+    #[test]
+    fn integer_ticks_lines_and_references() {
+        assert_eq!(tick_label(Scale::Linear, true, 2.5, 10.0), "");
+        assert_eq!(tick_label(Scale::Linear, true, 3.0, 10.0), "3");
+        assert_eq!(tick_label(Scale::Linear, false, 2.5, 10.0), "2.5");
+        assert_eq!(tick_label(Scale::Log, false, 2.0, 3.0), "100");
+        assert_eq!(tick_label(Scale::Log, false, 2.5, 3.0), "");
+        let markers = LineChart::new("t", "x", "y").series("a", vec![(0.0, 1.0), (1.0, 2.0)]);
+        let circles = |c: &LineChart| c.to_svg().unwrap().svg.matches("<circle").count();
+        assert_eq!(circles(&markers), 2);
+        let plain = LineChart::new("t", "x", "y")
+            .line("a", vec![(0.0, 1.0), (1.0, 2.0)])
+            .reference("exact", 5.0);
+        assert_eq!(circles(&plain), 0);
+        let ((_, _), (_, y1)) = plain.transformed().unwrap().ranges();
+        assert!(y1 >= 5.0);
+        // the dashed line is drawn as separate segments: more than the one line's path
+        assert!(plain.to_svg().unwrap().svg.matches("<polyline").count() > 3);
+    }
+
+    /// The automatic legend avoids the corner where the data are.
+    #[test]
+    fn the_legend_goes_where_there_is_no_data() {
+        // A rising line fills the lower left and upper right corners.
+        let rising: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, i as f64)).collect();
+        let chart = LineChart::new("t", "x", "y").series("a", rising);
+        let t = chart.transformed().unwrap();
+        let at = t.emptiest_corner(chart.legend_box());
+        assert!(
+            matches!(at, Legend::LowerRight | Legend::UpperLeft),
+            "{at:?}"
+        );
+        let falling: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, -(i as f64))).collect();
+        let chart = LineChart::new("t", "x", "y").series("a", falling);
+        let t = chart.transformed().unwrap();
+        let at = t.emptiest_corner(chart.legend_box());
+        assert!(
+            matches!(at, Legend::UpperRight | Legend::LowerLeft),
+            "{at:?}"
+        );
     }
 }

@@ -2,11 +2,12 @@
 //! filters, samples). Each figure saves as PNG or SVG (chosen by the file extension) and
 //! displays inline in evcxr notebooks through [`Figure`].
 
+pub mod colors;
 pub mod couplings;
 mod line;
 mod mosaic;
 
-pub use line::{Band, LineChart, Series};
+pub use line::{Band, Legend, LineChart, Reference, Scale, Series, SeriesStyle};
 pub use mosaic::Mosaic;
 
 use std::path::Path;

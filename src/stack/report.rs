@@ -349,6 +349,7 @@ impl StackReport {
         };
         let p1 = dir.join("observables.png");
         LineChart::new(&title, "level", "value")
+            .integer_x()
             .series("|m|", series(&|o| Some(o.magnetization)))
             .series(
                 "|m| connected",
@@ -367,6 +368,7 @@ impl StackReport {
         };
         let p2 = dir.join("free_energy.png");
         LineChart::new("Per-layer free energies", "layer", "nats")
+            .integer_x()
             .series("gap (held-out - train)", fe_series(&|l| Some(l.gap)))
             .series("nll per unit, train", fe_series(&|l| l.nll_per_unit_train))
             .series(
@@ -449,7 +451,8 @@ impl RgFlow {
         write_atomic(&p, self.csv().as_bytes())?;
         let mut files = vec![p];
         for (file, label, get) in RG_FLOW_CHARTS {
-            let mut chart = LineChart::new(&format!("{label} per level"), "level", label);
+            let mut chart =
+                LineChart::new(&format!("{label} per level"), "level", label).integer_x();
             for (t, obs, _) in &self.points {
                 let pts: Vec<(f64, f64)> = obs
                     .iter()
