@@ -335,6 +335,77 @@ impl<T: Float> Comparison<T> {
     }
 }
 
+/// Reads a study summary (`results/mnist-study/summary.json`, written by that study's
+/// `summarize.rs`), naming the file in any error.
+pub fn read_study_summary(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::param("summary", format!("{}: not JSON: {e}", path.display())))?;
+    if !v["methods"].is_array() {
+        return Err(Error::param(
+            "summary",
+            format!("{}: no `methods` list: not a study summary", path.display()),
+        ));
+    }
+    Ok(v)
+}
+
+/// A Markdown table of a study summary, one row per method at its last scored epoch: rate,
+/// seeds, epoch, forward AIS and RAISE log-likelihoods (mean over seeds [per seed]), the
+/// smallest AIS ESS, TAP2 minus AIS, EMF minus AIS (on training rows), seconds per epoch
+/// (`seconds_per_epoch_quiet` when measured, else the runs' own), read-out accuracy.
+///
+/// ```
+/// let s = serde_json::json!({"methods": [{"method": "cd1", "lr": 0.01,
+///     "checkpoints": [{"epoch": 5, "seeds": 2, "ais_ll": {"mean": -100.0, "per_seed": [-99.0, -101.0],
+///     "ess": 20.0, "ess_of": 100}, "seconds_per_epoch": 1.5}]}]});
+/// let t = emf_rbm::compare::study_table(&s);
+/// assert!(t.contains("| cd1 | 0.01 | 2 | 5 | -100.00 [-99.00, -101.00] |"), "{t}");
+/// ```
+pub fn study_table(summary: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let mut t = String::from(
+        "| method | lr | seeds | epoch | AIS LL | RAISE LL | AIS ESS (min) | TAP2 - AIS | \
+         EMF - AIS (train rows) | s / epoch | read-out accuracy |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+    );
+    let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
+    for m in summary["methods"].as_array().into_iter().flatten() {
+        let Some(last) = m["checkpoints"].as_array().and_then(|c| c.last()) else {
+            continue;
+        };
+        let per_seed = |k: &str| {
+            let v: Vec<String> = (last[k]["per_seed"].as_array().into_iter().flatten())
+                .map(f)
+                .collect();
+            format!("{} [{}]", f(&last[k]["mean"]), v.join(", "))
+        };
+        let quiet = &m["seconds_per_epoch_quiet"]["median"];
+        let seconds = if quiet.is_number() {
+            quiet
+        } else {
+            &last["seconds_per_epoch"]
+        };
+        let readout = m["readout_test_accuracy"]["mean"].as_f64();
+        t += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |\n",
+            m["method"].as_str().unwrap_or("?"),
+            m["lr"],
+            last["seeds"],
+            last["epoch"],
+            per_seed("ais_ll"),
+            per_seed("raise_ll"),
+            f(&last["ais_ll"]["ess"]),
+            last["ais_ll"]["ess_of"],
+            f(&last["tap2_ll_minus_ais_ll"]),
+            f(&last["emf_ll_minus_ais_ll_train_subset"]),
+            f(seconds),
+            readout.map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a)),
+        );
+    }
+    t
+}
+
 /// The files [`Comparison::save`] writes into `dir` for runs named `names` (the method names,
 /// e.g. `cd1`), with the filter mosaics when `images` (the data has an image shape): for
 /// checking the outputs before training ([`crate::output::OutputPlan`]).

@@ -433,3 +433,42 @@ fn without_an_exact_likelihood_the_bracket_is_tabled_and_charted() {
     assert!(files.contains(&dir.join("ll_vs_epoch.png")));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The study table takes the quiet machine's seconds when measured, shows the read-out as a
+/// percentage, and a file that is not a study summary is refused naming it.
+#[test]
+fn study_summaries_read_and_tabulate() {
+    use emf_rbm::compare::{read_study_summary, study_table};
+    let dir = std::env::temp_dir().join(format!("emf-rbm-study-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let checkpoint = serde_json::json!({"epoch": 50, "seeds": 1,
+        "ais_ll": {"mean": -90.0, "per_seed": [-90.0], "ess": 12.5, "ess_of": 100},
+        "raise_ll": {"mean": -95.0, "per_seed": [-95.0]}, "seconds_per_epoch": 9.0});
+    let summary = serde_json::json!({"methods": [
+        {"method": "tap2", "lr": 0.003, "checkpoints": [checkpoint],
+         "seconds_per_epoch_quiet": {"median": 4.25, "rounds": [4.0, 4.5]},
+         "readout_test_accuracy": {"mean": 0.9612}},
+        {"method": "cd1", "lr": 0.01, "checkpoints": []}]});
+    let path = dir.join("summary.json");
+    std::fs::write(&path, summary.to_string()).unwrap();
+    let t = study_table(&read_study_summary(&path).unwrap());
+    let row = t.lines().find(|l| l.starts_with("| tap2")).unwrap();
+    assert_eq!(
+        row,
+        "| tap2 | 0.003 | 1 | 50 | -90.00 [-90.00] | -95.00 [-95.00] | 12.50 / 100 | - | - | 4.25 | 96.12 % |"
+    );
+    assert!(
+        !t.contains("| cd1"),
+        "a method without a scored epoch has no row: {t}"
+    );
+    std::fs::write(&path, "{\"runs\": 1}").unwrap();
+    let err = read_study_summary(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("summary.json") && err.contains("methods"),
+        "{err}"
+    );
+    std::fs::write(&path, "not json").unwrap();
+    let err = read_study_summary(&path).unwrap_err().to_string();
+    assert!(err.contains("not JSON"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

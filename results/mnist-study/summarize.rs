@@ -346,46 +346,6 @@ fn charts(
     Ok(())
 }
 
-fn table(summary: &[Value]) -> String {
-    let mut t = String::from(
-        "| method | lr | seeds | epochs | AIS LL | RAISE LL | AIS ESS (min) | TAP2 - AIS | \
-         EMF - AIS (train rows) | s / epoch | read-out accuracy |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
-    );
-    let f = |v: &Value| v.as_f64().map_or("-".to_string(), |x| format!("{x:.2}"));
-    for m in summary {
-        let Some(last) = m["checkpoints"].as_array().and_then(|c| c.last()) else {
-            continue;
-        };
-        let per_seed = |k: &str| {
-            let v: Vec<String> = (last[k]["per_seed"].as_array().into_iter().flatten())
-                .map(f)
-                .collect();
-            format!("{} [{}]", f(&last[k]["mean"]), v.join(", "))
-        };
-        t += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |\n",
-            m["method"].as_str().unwrap_or("?"),
-            m["lr"],
-            last["seeds"],
-            last["epoch"],
-            per_seed("ais_ll"),
-            per_seed("raise_ll"),
-            f(&last["ais_ll"]["ess"]),
-            last["ais_ll"]["ess_of"],
-            f(&last["tap2_ll_minus_ais_ll"]),
-            f(&last["emf_ll_minus_ais_ll_train_subset"]),
-            f(m["seconds_per_epoch_quiet"]["median"]
-                .as_f64()
-                .map_or(&last["seconds_per_epoch"], |_| &m
-                    ["seconds_per_epoch_quiet"]["median"])),
-            m["readout_test_accuracy"]["mean"]
-                .as_f64()
-                .map_or("-".to_string(), |a| format!("{:.2} %", 100.0 * a)),
-        );
-    }
-    t
-}
-
 fn main() -> Result<()> {
     let dir = PathBuf::from(
         std::env::args()
@@ -408,8 +368,9 @@ fn main() -> Result<()> {
     }))
     .expect("JSON of plain values");
     emf_rbm::output::write_atomic(&dir.join("summary.json"), text.as_bytes())?;
-    emf_rbm::output::write_atomic(&dir.join("table.md"), table(&summary).as_bytes())?;
+    let table = emf_rbm::compare::study_table(&json!({ "methods": summary }));
+    emf_rbm::output::write_atomic(&dir.join("table.md"), table.as_bytes())?;
     charts(&dir, &methods, &timing)?;
-    print!("{}", table(&summary));
+    print!("{table}");
     Ok(())
 }
