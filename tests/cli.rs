@@ -179,6 +179,21 @@ fn eval_held_out_scores_the_rows_train_held_out() {
         "12 hidden units read out: {}",
         lib.test_accuracy
     );
+    // In f32: the library's numbers for the model rounded to f32, not the f64 ones.
+    let v32 = eval(&["--held-out", "0.1", "--split-seed", "5", "--f32"]);
+    let v64 = eval(&["--held-out", "0.1", "--split-seed", "5"]);
+    assert_eq!(
+        (v32["float"].as_str(), v64["float"].as_str()),
+        (Some("f32"), Some("f64"))
+    );
+    let rbm32 = rbm.cast::<f32>();
+    let f32_free = metrics::mean_free_energy(&rbm32, held_out.to_mat::<f32>().as_ref());
+    assert_eq!(v32["mean_free_energy"].as_f64(), Some(f32_free));
+    assert_ne!(v32["mean_free_energy"], v64["mean_free_energy"]);
+    assert_eq!(
+        v32["ln_z_exact"].as_f64(),
+        Some(exact::log_partition(&rbm32).unwrap())
+    );
     // Without held-out rows there is nothing to score the read-out on.
     let err = run_err(&[
         "eval",
