@@ -267,10 +267,7 @@ impl LineChart {
     where
         DB::ErrorType: 'static,
     {
-        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-            path: "<figure>".into(),
-            message: e.to_string(),
-        };
+        let e = super::drawing_error::<DB::ErrorType>;
         let t = self.transformed()?;
         root.fill(&WHITE).map_err(e)?;
         let ((x0, x1), (y0, y1)) = t.ranges();
@@ -360,10 +357,7 @@ impl LineChart {
     where
         DB::ErrorType: 'static,
     {
-        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-            path: "<figure>".into(),
-            message: e.to_string(),
-        };
+        let e = super::drawing_error::<DB::ErrorType>;
         for (b, pts) in self.bands.iter().zip(&t.bands) {
             let outline: Vec<(f64, f64)> = (pts.iter().map(|&(x, _, hi)| (x, hi)))
                 .chain(pts.iter().rev().map(|&(x, lo, _)| (x, lo)))

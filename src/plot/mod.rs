@@ -68,6 +68,16 @@ impl Figure {
     }
 }
 
+/// A drawing backend's error as the crate's (the file is named where it is saved).
+pub(crate) fn drawing_error<E: std::error::Error + Send + Sync>(
+    e: DrawingAreaErrorKind<E>,
+) -> Error {
+    Error::Plot {
+        path: "<figure>".into(),
+        message: e.to_string(),
+    }
+}
+
 fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Plot {
         path: path.to_path_buf(),

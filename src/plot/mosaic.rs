@@ -118,10 +118,7 @@ impl Mosaic {
     where
         DB::ErrorType: 'static,
     {
-        let e = |e: DrawingAreaErrorKind<DB::ErrorType>| Error::Plot {
-            path: "<figure>".into(),
-            message: e.to_string(),
-        };
+        let e = super::drawing_error::<DB::ErrorType>;
         if self.columns == 0 {
             return Err(Error::param(
                 "columns",
