@@ -378,13 +378,7 @@ impl HiddenReadout {
     /// `readout_train_rows`, `readout_test_rows`, `readout_classes`.
     pub fn to_json(&self) -> serde_json::Value {
         // A non-finite value that was computed is a string, as in `Evaluation::to_json`.
-        let num = |x: f64| -> serde_json::Value {
-            if x.is_finite() {
-                x.into()
-            } else {
-                format!("{x}").to_lowercase().into()
-            }
-        };
+        let num = crate::persist::json_float::to_json;
         serde_json::json!({
             "readout_test_accuracy": self.test_accuracy,
             "readout_train_accuracy": self.train_accuracy,
