@@ -282,10 +282,14 @@ impl LineChart {
         let x_fmt = move |v: &f64| tick_label(xs, integer, *v, x1 - x0);
         let y_fmt = move |v: &f64| tick_label(ys, false, *v, y1 - y0);
         let mut mesh = chart.configure_mesh();
-        mesh.x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt);
+        mesh.x_desc(&self.x_label).y_desc(&self.y_label);
+        // Plain linear axes keep plotters' own labels (which handle tiny and huge values).
+        if integer || xs == Scale::Log {
+            mesh.x_label_formatter(&x_fmt);
+        }
+        if ys == Scale::Log {
+            mesh.y_label_formatter(&y_fmt);
+        }
         if integer {
             mesh.x_labels(((x1 - x0).floor() as usize + 1).clamp(2, 12));
         }
@@ -434,7 +438,8 @@ fn tick_label(scale: Scale, integer: bool, v: f64, span: f64) -> String {
                 String::new()
             }
         }
-        Scale::Linear => format!("{}", (v * 1e6).round() / 1e6),
+        // (draw leaves plain linear axes to plotters' own labels)
+        Scale::Linear => format!("{v}"),
         Scale::Log if span >= 1.0 && !near_int => String::new(),
         Scale::Log => {
             let x = 10f64.powf(v);
@@ -610,7 +615,6 @@ mod tests {
     fn integer_ticks_lines_and_references() {
         assert_eq!(tick_label(Scale::Linear, true, 2.5, 10.0), "");
         assert_eq!(tick_label(Scale::Linear, true, 3.0, 10.0), "3");
-        assert_eq!(tick_label(Scale::Linear, false, 2.5, 10.0), "2.5");
         assert_eq!(tick_label(Scale::Log, false, 2.0, 3.0), "100");
         assert_eq!(tick_label(Scale::Log, false, 2.5, 3.0), "");
         let markers = LineChart::new("t", "x", "y").series("a", vec![(0.0, 1.0), (1.0, 2.0)]);
@@ -624,6 +628,20 @@ mod tests {
         assert!(y1 >= 5.0);
         // the dashed line is drawn as separate segments: more than the one line's path
         assert!(plain.to_svg().unwrap().svg.matches("<polyline").count() > 3);
+    }
+
+    /// A linear axis of tiny values keeps distinct labels (plotters' own), not a row of 0s.
+    #[test]
+    fn tiny_values_keep_their_labels() {
+        let chart = LineChart::new("t", "x", "y").line("r", vec![(0.0, 1e-8), (1.0, 3e-8)]);
+        let svg = chart.to_svg().unwrap().svg;
+        let labels: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit('>').next().map(str::trim))
+            .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+            .collect();
+        let zeros = labels.iter().filter(|l| **l == "0").count();
+        assert!(labels.len() >= 4 && zeros <= 1, "{labels:?}");
     }
 
     /// The automatic legend avoids the corner where the data are.
