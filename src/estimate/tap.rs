@@ -60,6 +60,32 @@ fn check_rows<T: Float>(rbm: &Rbm<T>, data: MatRef<'_, T>) -> Result<()> {
     Ok(())
 }
 
+/// Solves the stationarity equations from every row of `starts` (particles `mv = v`,
+/// `mh = s(b + W^T v)`) in chunks of [`ESTIMATE_CHUNK`] rows, and hands each solved chunk to
+/// `visit` with the index of its first row, the solver (magnetizations, residuals) and `G_k` of
+/// its particles. Returns the most sweeps any chunk needed.
+pub(crate) fn solve_chunks<T: Float>(
+    rbm: &Rbm<T>,
+    order: TapOrder,
+    starts: MatRef<'_, T>,
+    opts: &SolverOptions,
+    mut visit: impl FnMut(usize, &TapSolver<T>, &[f64]),
+) -> Result<usize> {
+    opts.validate()?;
+    check_rows(rbm, starts)?;
+    let mut solver = TapSolver::new(order, rbm.n_visible(), rbm.n_hidden());
+    solver.refresh(rbm)?;
+    let (mut g, mut sweeps) = (Vec::new(), 0);
+    for first in (0..starts.nrows()).step_by(ESTIMATE_CHUNK) {
+        let rows = ESTIMATE_CHUNK.min(starts.nrows() - first);
+        solver.init_from_visible(rbm, starts.subrows(first, rows))?;
+        sweeps = sweeps.max(solver.solve(rbm, opts)?.sweeps);
+        solver.free_energy_into(rbm, &mut g)?;
+        visit(first, &solver, &g);
+    }
+    Ok(sweeps)
+}
+
 /// `ln Z ~ -G_k(m*)`: solves the stationarity equations from every row of `starts` (particles
 /// initialised as `mv = v`, `mh = s(b + W^T v)`), and returns `-G_k` at the LOWEST `G_k` among
 /// the particles that converged (residual at most `opts.tolerance`), i.e. the largest
@@ -88,20 +114,10 @@ pub fn log_partition<T: Float>(
     starts: MatRef<'_, T>,
     opts: &SolverOptions,
 ) -> Result<TapEstimate> {
-    opts.validate()?;
-    check_rows(rbm, starts)?;
-    let mut solver = TapSolver::new(order, rbm.n_visible(), rbm.n_hidden());
-    solver.refresh(rbm)?;
     let mut best = f64::NEG_INFINITY;
     let mut n_converged = 0;
     let mut max_residual: f64 = 0.0;
-    let mut g = Vec::new();
-    let mut sweeps = 0;
-    for start in (0..starts.nrows()).step_by(ESTIMATE_CHUNK) {
-        let rows = ESTIMATE_CHUNK.min(starts.nrows() - start);
-        solver.init_from_visible(rbm, starts.subrows(start, rows))?;
-        sweeps = sweeps.max(solver.solve(rbm, opts)?.sweeps);
-        solver.free_energy_into(rbm, &mut g)?;
+    let sweeps = solve_chunks(rbm, order, starts, opts, |_, solver, g| {
         for (&gi, &ri) in g.iter().zip(solver.residuals()) {
             max_residual = max_nan(max_residual, ri);
             if ri <= opts.tolerance {
@@ -109,7 +125,7 @@ pub fn log_partition<T: Float>(
                 best = best.max(-gi);
             }
         }
-    }
+    })?;
     Ok(TapEstimate {
         order,
         ln_z: if n_converged > 0 { best } else { f64::NAN },
@@ -168,21 +184,13 @@ pub fn emf_log_likelihood_with<T: Float>(
     data: MatRef<'_, T>,
     opts: &SolverOptions,
 ) -> Result<Vec<f64>> {
-    opts.validate()?;
     check_rows(rbm, data)?;
     let mut out = rbm.free_energy(data);
     out.iter_mut().for_each(|x| *x = -*x);
-    let mut solver = TapSolver::new(order, rbm.n_visible(), rbm.n_hidden());
-    solver.refresh(rbm)?;
-    let mut g = Vec::new();
-    for start in (0..data.nrows()).step_by(ESTIMATE_CHUNK) {
-        let rows = ESTIMATE_CHUNK.min(data.nrows() - start);
-        solver.init_from_visible(rbm, data.subrows(start, rows))?;
-        solver.solve(rbm, opts)?;
-        solver.free_energy_into(rbm, &mut g)?;
-        for (o, gi) in out[start..start + rows].iter_mut().zip(&g) {
+    solve_chunks(rbm, order, data, opts, |first, _, g| {
+        for (o, gi) in out[first..first + g.len()].iter_mut().zip(g) {
             *o += gi;
         }
-    }
+    })?;
     Ok(out)
 }

@@ -20,7 +20,8 @@
 //!
 //! The layout: [`options`] (orders, update rules, [`SolverOptions`]), `kernels` (the fused
 //! per-unit passes), `layer` (a layer's buffers and its column-parallel passes), [`solver`]
-//! ([`TapSolver`]: particles and sweeps), [`free_energy`] (`G_k` and its gradient). The
+//! ([`TapSolver`]: particles and sweeps), [`free_energy`] (`G_k` and its gradient), [`hessian`] (its Hessian in the magnetizations
+//! and the kind of a stationary point). The
 //! estimates built on them (`ln Z`, the EMF log-likelihood) are in [`crate::estimate::tap`];
 //! the training phase in [`crate::train::tap`].
 //!
@@ -37,12 +38,14 @@
 //! `m (1 - m) o_i > 1` unless damped).
 
 pub mod free_energy;
+pub mod hessian;
 pub(crate) mod kernels;
 pub(crate) mod layer;
 pub mod options;
 pub mod solver;
 
 pub use free_energy::{gibbs_free_energy, CLIP};
+pub use hessian::{gibbs_hessian, GibbsHessian, Inertia, StationaryKind};
 pub use kernels::{tap3_global_root, tap3_unit_free_energy, TAP3_CONVEX_BOUND};
 pub use options::{
     SolveReport, SolverOptions, SolverOptionsBuilder, TapOrder, UpdateOrder, UpdateRule,

@@ -1,0 +1,218 @@
+//! Tests of the TAP landscape: the Hessian of G_k against finite differences of G_k, the
+//! inertia against the eigenvalues of the dense matrix, and the set of fixed points against
+//! exact enumeration on models with several states of known weight.
+
+use emf_rbm::estimate::fixed_points::{find_fixed_points, random_starts, FixedPointOptions};
+use emf_rbm::estimate::{exact, tap};
+use emf_rbm::faer::{Mat, Side};
+use emf_rbm::tap::{gibbs_free_energy, gibbs_hessian, StationaryKind, TapOrder};
+use emf_rbm::Rbm;
+use rand::Rng as _;
+
+mod common;
+
+const ORDERS: [TapOrder; 3] = [TapOrder::Mf, TapOrder::Tap2, TapOrder::Tap3];
+
+fn g_at(rbm: &Rbm<f64>, order: TapOrder, m: &[f64]) -> f64 {
+    let nv = rbm.n_visible();
+    let mv = Mat::from_fn(1, nv, |_, i| m[i]);
+    let mh = Mat::from_fn(1, m.len() - nv, |_, j| m[nv + j]);
+    gibbs_free_energy(rbm, order, mv.as_ref(), mh.as_ref()).unwrap()[0]
+}
+
+#[test]
+fn hessian_matches_second_differences_of_g() {
+    let rbm = common::random_rbm(5, 4, 0.9, 0.5, 11);
+    let mut rng = emf_rbm::rng::rng(5);
+    let m: Vec<f64> = (0..9).map(|_| rng.random_range(0.15..0.85)).collect();
+    let h = 1e-4;
+    for order in ORDERS {
+        let dense = gibbs_hessian(&rbm, order, &m[..5], &m[5..])
+            .unwrap()
+            .to_dense();
+        let mut worst: f64 = 0.0;
+        for a in 0..9 {
+            for b in 0..9 {
+                let at = |sa: f64, sb: f64| {
+                    let mut x = m.clone();
+                    x[a] += sa * h;
+                    x[b] += sb * h;
+                    g_at(&rbm, order, &x)
+                };
+                let fd =
+                    (at(1.0, 1.0) - at(1.0, -1.0) - at(-1.0, 1.0) + at(-1.0, -1.0)) / (4.0 * h * h);
+                worst = worst.max((fd - dense[(a, b)]).abs());
+            }
+        }
+        assert!(
+            worst < 2e-5,
+            "{order}: largest |H - finite difference| {worst:e}"
+        );
+    }
+}
+
+/// The inertia by the Schur complement equals the signs of the dense matrix's eigenvalues,
+/// when the visible block is eliminated (nv >= nh) and when the hidden one is (nv < nh).
+#[test]
+fn inertia_matches_dense_eigenvalues() {
+    let mut rng = emf_rbm::rng::rng(9);
+    let mut saddles = 0;
+    for (nv, nh, seed) in [(6, 3, 1), (3, 7, 2), (5, 5, 3)] {
+        let rbm = common::random_rbm(nv, nh, 3.0, 0.5, seed);
+        for order in ORDERS {
+            for _ in 0..20 {
+                let mv: Vec<f64> = (0..nv).map(|_| rng.random_range(0.3..0.7)).collect();
+                let mh: Vec<f64> = (0..nh).map(|_| rng.random_range(0.3..0.7)).collect();
+                let hess = gibbs_hessian(&rbm, order, &mv, &mh).unwrap();
+                let eig = hess
+                    .to_dense()
+                    .self_adjoint_eigenvalues(Side::Lower)
+                    .unwrap();
+                let negative = eig.iter().filter(|x| **x < 0.0).count();
+                let inertia = hess.inertia().unwrap();
+                assert_eq!(inertia.negative, negative, "{nv}x{nh} {order}: {eig:?}");
+                assert_eq!(inertia.negative + inertia.positive, nv + nh);
+                saddles += usize::from(negative > 0);
+            }
+        }
+    }
+    // The points are chosen so that both kinds occur.
+    assert!(
+        saddles > 10 && saddles < 160,
+        "{saddles} of 180 points had a negative eigenvalue"
+    );
+}
+
+/// `K` patterns on disjoint blocks of `n` visible units, hidden unit `k` on with block `k`, and
+/// the all-off state: `K + 1` states of equal energy 0, separated by `w`.
+fn pattern_model(k: usize, n: usize, w: f64) -> Rbm<f64> {
+    let mut rbm = Rbm::<f64>::zeros(k * n, k).unwrap();
+    for mu in 0..k {
+        for i in 0..k * n {
+            rbm.w[(i, mu)] = if i / n == mu { w } else { -w };
+        }
+        rbm.b[mu] = -w / 2.0 * n as f64;
+    }
+    rbm.a = vec![-w / 2.0; k * n];
+    rbm
+}
+
+/// The symmetric point m = 1/2 of the two-state model: a saddle of G_1 and G_3 (index 1), but
+/// a MINIMUM of G_2, which the Onsager term stabilises although the expansion does not hold
+/// there (Plefka radius sqrt(8) > 1), with -G_2 above the exact ln Z. It is not a state.
+#[test]
+fn symmetric_two_state_model_has_two_states_and_a_spurious_symmetric_point() {
+    let rbm = pattern_model(1, 8, 4.0);
+    let exact = exact::log_partition(&rbm).unwrap();
+    let starts = Mat::<f64>::from_fn(3, 8, |r, _| r as f64 / 2.0); // 0, 1/2, 1
+    for order in ORDERS {
+        let set = find_fixed_points(&rbm, order, starts.as_ref(), &Default::default()).unwrap();
+        let kinds: Vec<StationaryKind> = set.points.iter().map(|p| p.kind).collect();
+        assert_eq!(set.points.len(), 3, "{order}: {kinds:?}");
+        // TAP3 at this coupling has no state at all: the starts at 0 and 1 end at two
+        // spurious minima (m ~ 0.36 and 0.64, radius 2.28), with -G_3 = 2.30 against the
+        // exact 1.71.
+        let states = if order == TapOrder::Tap3 { 0 } else { 2 };
+        assert_eq!(set.n_states(), states, "{order}: {kinds:?}");
+        let sym = set.points.iter().find(|p| p.first_start == 1).unwrap();
+        assert!(sym.visible.iter().all(|m| (m - 0.5).abs() < 1e-9));
+        assert!((sym.plefka_radius - 8f64.sqrt()).abs() < 1e-9);
+        assert!(!sym.is_state());
+        match order {
+            TapOrder::Tap2 => {
+                assert_eq!(sym.kind, StationaryKind::Minimum);
+                assert!(
+                    -sym.free_energy > exact + 0.4,
+                    "{} vs {exact}",
+                    -sym.free_energy
+                );
+            }
+            _ => assert_eq!(sym.kind, StationaryKind::Saddle { index: 1 }, "{order}"),
+        }
+    }
+}
+
+/// `k` independent copies of the symmetric two-state model (`n` visible units and one hidden
+/// unit each): `2^k` states of equal weight, `ln Z = k ln Z_1`, and every TAP quantity
+/// factorises over the blocks.
+fn two_state_blocks(k: usize, n: usize, w: f64) -> Rbm<f64> {
+    let mut rbm = Rbm::<f64>::zeros(k * n, k).unwrap();
+    for mu in 0..k {
+        for i in mu * n..(mu + 1) * n {
+            rbm.w[(i, mu)] = w;
+        }
+        rbm.b[mu] = -w / 2.0 * n as f64;
+    }
+    rbm.a = vec![-w / 2.0; k * n];
+    rbm
+}
+
+/// The set estimate is close to the exact ln Z of a model with 2, 4 and 8 equal states, and the
+/// single best fixed point misses it by about ln(number of states); the starts are random
+/// binary rows, not chosen.
+#[test]
+fn set_estimate_counts_every_state() {
+    for k in [1, 2, 3] {
+        let rbm = two_state_blocks(k, 8, 4.0);
+        let exact = exact::log_partition(&rbm).unwrap();
+        let starts = random_starts::<f64>(300, k * 8, 7);
+        // Each state's own TAP error is below 0.006 per block (TAP2 +0.0052, MF < 1e-4 for one
+        // block): the set estimate may err by that per block, not by ln 2 per block.
+        let tol = 0.006 * k as f64;
+        for order in [TapOrder::Mf, TapOrder::Tap2] {
+            let set =
+                find_fixed_points(&rbm, order, starts.as_ref(), &FixedPointOptions::default())
+                    .unwrap();
+            assert_eq!(set.n_states(), 1 << k, "{order}, k = {k}");
+            let (with_set, best) = (set.ln_z_set().unwrap(), set.ln_z_best());
+            assert!(
+                (with_set - exact).abs() < tol,
+                "{order}, k = {k}: set {with_set} vs exact {exact}"
+            );
+            let missed = exact - best;
+            let states = k as f64 * 2f64.ln();
+            assert!(
+                (missed - states).abs() < tol,
+                "{order}, k = {k}: the best state misses {missed}, ln 2^k = {states}"
+            );
+            let basins: usize = set.points.iter().map(|p| p.basin).sum();
+            assert_eq!(basins, set.n_converged);
+        }
+    }
+}
+
+/// The set's single-solution estimate is exactly `log_partition`'s for the same starts, and
+/// each state's nearest data row is the pattern it stores.
+#[test]
+fn set_estimate_agrees_with_log_partition_and_finds_nearest_rows() {
+    let rbm = common::random_rbm(12, 6, 1.5, 0.5, 4);
+    let starts = random_starts::<f64>(150, 12, 2);
+    let opts = FixedPointOptions::default();
+    for order in ORDERS {
+        let set = find_fixed_points(&rbm, order, starts.as_ref(), &opts).unwrap();
+        let est = tap::log_partition(&rbm, order, starts.as_ref(), &opts.solver).unwrap();
+        assert_eq!(set.estimate(), est, "{order}");
+        assert!(set
+            .points
+            .windows(2)
+            .all(|p| p[0].free_energy <= p[1].free_energy));
+    }
+    let rbm = two_state_blocks(1, 8, 4.0);
+    let set = find_fixed_points(&rbm, TapOrder::Tap2, starts.subcols(0, 8), &opts).unwrap();
+    // rows: all off, all at 1/2, all on
+    let data = Mat::<f64>::from_fn(3, 8, |r, _| r as f64 / 2.0);
+    let nearest = set.nearest_rows(data.as_ref()).unwrap();
+    for (p, (row, d)) in set.points.iter().zip(nearest) {
+        let expected = match p.visible[0] {
+            m if m < 0.3 => 0,
+            m if m > 0.7 => 2,
+            _ => 1,
+        };
+        assert_eq!(row, expected, "{:?}", p.visible);
+        let brute: f64 = (0..8)
+            .map(|i| (data[(row, i)] - p.visible[i]).powi(2))
+            .sum();
+        assert!((d - brute).abs() < 1e-12);
+    }
+    assert!(set.nearest_rows(data.subcols(0, 5)).is_err());
+}
