@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use emf_rbm::data::Dataset;
 use emf_rbm::estimate::ais::{Ais, AisBase, AisConfig, BetaSchedule};
+use emf_rbm::estimate::fixed_points::{find_fixed_points, FixedPointOptions, FixedPointSet};
 use emf_rbm::estimate::raise::{scored_rows, select_rows, Raise, RaiseConfig};
 use emf_rbm::estimate::readout::{hidden_readout, ReadoutConfig};
 use emf_rbm::estimate::tap;
@@ -251,6 +252,19 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
         .unwrap();
         assert_eq!(v[format!("ln_z_{k}_converged")], est.n_converged, "{k}");
         assert_eq!(v[format!("ln_z_{k}_particles")], 200, "{k}");
+        let set = find_fixed_points(
+            &rbm,
+            order,
+            x.as_ref().subrows(0, 200),
+            &FixedPointOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(v[format!("{k}_solutions")], set.points.len(), "{k}");
+        assert_eq!(v[format!("{k}_states")], set.n_states(), "{k}");
+        match set.ln_z_set() {
+            Ok(z) => assert_eq!(num(&format!("ln_z_{k}_set")), z, "{k}"),
+            Err(_) => assert!(v[format!("ln_z_{k}_set")].is_null(), "{k}"),
+        }
         if est.n_converged > 0 {
             assert_eq!(num(&format!("ln_z_{k}")), est.ln_z, "{k}");
             assert_eq!(num(&format!("log_likelihood_{k}")), -f - est.ln_z, "{k}");
@@ -827,4 +841,67 @@ fn an_idx_file_of_zero_one_bytes_is_binary_data() {
         "{err}"
     );
     assert!(!never.exists());
+}
+
+/// `fixed-points` lists the states of a two-state model (from random binary starts), its ln Z
+/// from the set is the library's, `--out` writes the whole set, and a bad order is refused.
+#[test]
+fn fixed_points_lists_the_states_of_a_two_state_model() {
+    let d = tmpdir("fixed-points");
+    let (nv, w) = (8, 4.0);
+    let mut rbm = Rbm::<f64>::zeros(nv, 1).unwrap();
+    rbm.w.col_mut(0).iter_mut().for_each(|x| *x = w);
+    rbm.a = vec![-w / 2.0; nv];
+    rbm.b = vec![-w / 2.0 * nv as f64];
+    let model = d.join("two-state.json");
+    persist::save_rbm(&model, &rbm, None).unwrap();
+    let out = d.join("set.json");
+    let v = json_of(&run_ok(
+        bin()
+            .args([
+                "fixed-points",
+                "--json",
+                "--random-starts",
+                "100",
+                "--seed",
+                "3",
+            ])
+            .arg(&model)
+            .arg("--out")
+            .arg(&out),
+    ));
+    assert_eq!(v["order"], "tap2");
+    assert_eq!(
+        (v["starts"].as_u64(), v["random_starts"].as_u64()),
+        (Some(100), Some(100))
+    );
+    // two ordered states and the spurious symmetric TAP2 minimum at m = 1/2
+    assert_eq!(
+        (v["states"].as_u64(), v["solutions"].as_u64()),
+        (Some(2), Some(3)),
+        "{v}"
+    );
+    let exact = exact::log_partition(&rbm).unwrap();
+    let set_z = v["ln_z_set"].as_f64().unwrap();
+    assert!((set_z - exact).abs() < 0.006, "{set_z} vs {exact}");
+    assert!((exact - v["ln_z_best"].as_f64().unwrap() - 2f64.ln()).abs() < 0.006);
+    let saved: FixedPointSet = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(saved.ln_z_set().unwrap(), set_z);
+    assert_eq!(saved.points[0].visible.len(), nv);
+    // the text table names the kinds
+    let text = run_ok(
+        bin()
+            .args(["fixed-points", "--random-starts", "50"])
+            .arg(&model),
+    );
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("minimum") && text.contains("ln_z_set"),
+        "{text}"
+    );
+    let m = model.to_str().unwrap();
+    let err = run_err(&["fixed-points", m, "--order", "tap4", "--random-starts", "5"]);
+    assert!(err.contains("expected mf, tap2 or tap3"), "{err}");
+    let err = run_err(&["fixed-points", m]);
+    assert!(err.contains("no starts"), "{err}");
 }

@@ -10,6 +10,7 @@ pub mod compare;
 pub mod couplings;
 pub mod demo;
 pub mod eval;
+pub mod fixed_points;
 pub mod ising;
 pub mod npz;
 pub mod sample;
@@ -45,6 +46,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Metrics of a saved model (on a data set when one is given).
     Eval(eval::EvalArgs),
+    /// The distinct TAP fixed points of a model: free energy, kind (minimum or saddle), basin,
+    /// nearest data row; ln Z from the whole set next to the best single point.
+    FixedPoints(fixed_points::FixedPointsArgs),
     /// Export a model's W, a, b to an NPZ archive (for numpy).
     Export(npz::ExportArgs),
     /// Import W, a, b from an NPZ archive as a model file.
@@ -67,6 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(a) => train::run(&a),
         Command::Compare(a) => compare::run(&a),
         Command::Eval(a) => eval::run(&a),
+        Command::FixedPoints(a) => fixed_points::run(&a),
         Command::Export(a) => npz::run_export(&a),
         Command::Import(a) => npz::run_import(&a),
         Command::Sample(a) => sample::run(&a),

@@ -47,6 +47,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::estimate::ais::{Ais, AisBase, AisConfig};
 use crate::estimate::exact::{self, MAX_ENUMERATED_UNITS};
+use crate::estimate::fixed_points::{find_fixed_points, FixedPointOptions};
 use crate::estimate::metrics::{self, Estimate, TapValue, LOW_ESS_FRACTION};
 use crate::estimate::raise::{scored_rows, select_rows, Raise, RaiseConfig};
 use crate::estimate::tap;
@@ -209,6 +210,15 @@ pub struct TapScore {
     pub ln_z: TapValue,
     /// `-mean F - ln Z_TAP` on the data, when data was given.
     pub log_likelihood: Option<TapValue>,
+    /// Distinct fixed points the starts reached ([`crate::estimate::fixed_points`]).
+    #[serde(default)]
+    pub solutions: usize,
+    /// Those that are states (minima where the expansion holds).
+    #[serde(default)]
+    pub states: usize,
+    /// `ln sum exp(-G_k)` over the states (`None` when there is none).
+    #[serde(default, with = "json_float::option")]
+    pub ln_z_set: Option<f64>,
 }
 
 /// AIS ln Z and the log-likelihood it implies on the scored rows.
@@ -287,13 +297,21 @@ fn tap_scores<T: Float>(
     opts: &EvalOptions,
 ) -> Result<Vec<TapScore>> {
     let tol = opts.tap_solver.tolerance;
+    let fixed = FixedPointOptions {
+        solver: opts.tap_solver,
+        ..Default::default()
+    };
     let mut tap = Vec::new();
     for order in TapOrder::ALL {
-        let est = tap::log_partition(rbm, order, starts, &opts.tap_solver)?;
+        let set = find_fixed_points(rbm, order, starts, &fixed)?;
+        let est = set.estimate();
         tap.push(TapScore {
             order,
             ln_z: TapValue::from_estimate(&est, tol, est.ln_z),
             log_likelihood: f.map(|f| TapValue::from_estimate(&est, tol, -f - est.ln_z)),
+            solutions: set.points.len(),
+            states: set.n_states(),
+            ln_z_set: set.ln_z_set().ok(),
         });
     }
     Ok(tap)
@@ -453,7 +471,9 @@ impl Evaluation {
     /// `reconstruction_error`, `pseudo_log_likelihood`, `log_likelihood_exact`,
     /// `emf_log_likelihood`, `emf_log_likelihood_per_unit`; per TAP order `k` in `mf`, `tap2`,
     /// `tap3`: `ln_z_k`, `ln_z_k_converged`, `ln_z_k_particles`, `ln_z_k_max_residual`,
-    /// `ln_z_k_note` (only when absent), `log_likelihood_k`; `tap_starts`; `ais_ln_z`,
+    /// `ln_z_k_note` (only when absent), `log_likelihood_k`, `k_solutions` (distinct fixed
+    /// points), `k_states` (the minima where the expansion holds) and `ln_z_k_set` (`ln Z` from
+    /// the states, see [`crate::estimate::fixed_points`]); `tap_starts`; `ais_ln_z`,
     /// `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`, `ais_low_ess`, `ais_runs`, `ais_betas`,
     /// `ais_log_likelihood`, `ais_log_likelihood_lower`, `ais_log_likelihood_upper`,
     /// `ais_rows`; `raise_ln_z` (mean of the rows' `ln Z_i`), `raise_ln_z_lower`,
@@ -510,6 +530,9 @@ impl Evaluation {
                 &format!("log_likelihood_{k}"),
                 num(t.log_likelihood.as_ref().and_then(|l| l.value)),
             );
+            put(&format!("{k}_solutions"), t.solutions.into());
+            put(&format!("{k}_states"), t.states.into());
+            put(&format!("ln_z_{k}_set"), num(t.ln_z_set));
         }
         put("tap_starts", self.tap_starts.into());
         self.put_likelihoods(&mut out);
