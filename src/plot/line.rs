@@ -18,6 +18,8 @@ pub enum SeriesStyle {
     Markers,
     /// A plain line (a curve, a theory, a dense series).
     Line,
+    /// Markers only, unconnected (a scatter: many values per x).
+    Points,
 }
 
 /// One named line of a [`LineChart`].
@@ -172,6 +174,11 @@ impl LineChart {
         self.push(name, points, SeriesStyle::Line)
     }
 
+    /// Adds a scatter of unconnected markers (several points may share an x).
+    pub fn points(self, name: &str, points: Vec<(f64, f64)>) -> Self {
+        self.push(name, points, SeriesStyle::Points)
+    }
+
     /// Adds a shaded band of `(x, low, high)` points under the series `name` (points with a
     /// non-finite coordinate are dropped).
     pub fn band(mut self, name: &str, points: Vec<(f64, f64, f64)>) -> Self {
@@ -310,6 +317,14 @@ impl LineChart {
         }
         for (s, pts) in self.series.iter().zip(&t.series) {
             let color = color_of(&s.name);
+            if s.style == SeriesStyle::Points {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(e)?
+                    .label(&s.name)
+                    .legend(move |(x, y)| Circle::new((x + 9, y), 3, color.filled()));
+                continue;
+            }
             chart
                 .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
                 .map_err(e)?
@@ -620,6 +635,15 @@ mod tests {
         let markers = LineChart::new("t", "x", "y").series("a", vec![(0.0, 1.0), (1.0, 2.0)]);
         let circles = |c: &LineChart| c.to_svg().unwrap().svg.matches("<circle").count();
         assert_eq!(circles(&markers), 2);
+        let scatter = LineChart::new("t", "x", "y").points("a", vec![(0.0, 1.0), (1.0, 2.0)]);
+        assert_eq!(circles(&scatter), 3, "two points and the legend's marker");
+        let lines = |c: &LineChart| c.to_svg().unwrap().svg.matches("<polyline").count();
+        // the same chart less the series' line and its legend line
+        assert_eq!(
+            lines(&scatter) + 2,
+            lines(&markers),
+            "no line through the points"
+        );
         let plain = LineChart::new("t", "x", "y")
             .line("a", vec![(0.0, 1.0), (1.0, 2.0)])
             .reference("exact", 5.0);
