@@ -261,6 +261,11 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
         .unwrap();
         assert_eq!(v[format!("{k}_solutions")], set.points.len(), "{k}");
         assert_eq!(v[format!("{k}_states")], set.n_states(), "{k}");
+        assert_eq!(v[format!("{k}_minima")], set.n_minima(), "{k}");
+        match set.ln_z_minima() {
+            Ok(z) => assert_eq!(num(&format!("ln_z_{k}_minima")), z, "{k}"),
+            Err(_) => assert!(v[format!("ln_z_{k}_minima")].is_null(), "{k}"),
+        }
         match set.ln_z_set() {
             Ok(z) => assert_eq!(num(&format!("ln_z_{k}_set")), z, "{k}"),
             Err(_) => assert!(v[format!("ln_z_{k}_set")].is_null(), "{k}"),
@@ -885,6 +890,8 @@ fn fixed_points_lists_the_states_of_a_two_state_model() {
     let set_z = v["ln_z_set"].as_f64().unwrap();
     assert!((set_z - exact).abs() < 0.006, "{set_z} vs {exact}");
     assert!((exact - v["ln_z_best"].as_f64().unwrap() - 2f64.ln()).abs() < 0.006);
+    // all three minima: the spurious symmetric one dominates (-G_2 = 2.24 > exact 1.71)
+    assert!(v["ln_z_minima"].as_f64().unwrap() > exact + 0.5, "{v}");
     let saved: FixedPointSet = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(saved.ln_z_set().unwrap(), set_z);
     assert_eq!(saved.points[0].visible.len(), nv);

@@ -163,6 +163,7 @@ fn summary_json<T: Float>(
         "states": set.n_states(),
         "ln_z_best": json_float::to_json(set.ln_z_best()),
         "ln_z_set": set.ln_z_set().map_or(Value::Null, json_float::to_json),
+        "ln_z_minima": set.ln_z_minima().map_or(Value::Null, json_float::to_json),
         "points": points,
     })
 }
@@ -185,6 +186,7 @@ fn table(s: &Value, show: usize) -> String {
         "states",
         "ln_z_best",
         "ln_z_set",
+        "ln_z_minima",
     ] {
         let v = match &s[k] {
             Value::String(t) => t.clone(),

@@ -213,12 +213,18 @@ pub struct TapScore {
     /// Distinct fixed points the starts reached ([`crate::estimate::fixed_points`]).
     #[serde(default)]
     pub solutions: usize,
+    /// Those that are minima of `G_k`.
+    #[serde(default)]
+    pub minima: usize,
     /// Those that are states (minima where the expansion holds).
     #[serde(default)]
     pub states: usize,
     /// `ln sum exp(-G_k)` over the states (`None` when there is none).
     #[serde(default, with = "json_float::option")]
     pub ln_z_set: Option<f64>,
+    /// `ln sum exp(-G_k)` over all minima (`None` when there is none).
+    #[serde(default, with = "json_float::option")]
+    pub ln_z_minima: Option<f64>,
 }
 
 /// AIS ln Z and the log-likelihood it implies on the scored rows.
@@ -310,8 +316,10 @@ fn tap_scores<T: Float>(
             ln_z: TapValue::from_estimate(&est, tol, est.ln_z),
             log_likelihood: f.map(|f| TapValue::from_estimate(&est, tol, -f - est.ln_z)),
             solutions: set.points.len(),
+            minima: set.n_minima(),
             states: set.n_states(),
             ln_z_set: set.ln_z_set().ok(),
+            ln_z_minima: set.ln_z_minima().ok(),
         });
     }
     Ok(tap)
@@ -472,8 +480,9 @@ impl Evaluation {
     /// `emf_log_likelihood`, `emf_log_likelihood_per_unit`; per TAP order `k` in `mf`, `tap2`,
     /// `tap3`: `ln_z_k`, `ln_z_k_converged`, `ln_z_k_particles`, `ln_z_k_max_residual`,
     /// `ln_z_k_note` (only when absent), `log_likelihood_k`, `k_solutions` (distinct fixed
-    /// points), `k_states` (the minima where the expansion holds) and `ln_z_k_set` (`ln Z` from
-    /// the states, see [`crate::estimate::fixed_points`]); `tap_starts`; `ais_ln_z`,
+    /// points), `k_minima`, `k_states` (the minima where the expansion holds), `ln_z_k_set`
+    /// (`ln Z` from the states) and `ln_z_k_minima` (from all minima; see
+    /// [`crate::estimate::fixed_points`]); `tap_starts`; `ais_ln_z`,
     /// `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`, `ais_low_ess`, `ais_runs`, `ais_betas`,
     /// `ais_log_likelihood`, `ais_log_likelihood_lower`, `ais_log_likelihood_upper`,
     /// `ais_rows`; `raise_ln_z` (mean of the rows' `ln Z_i`), `raise_ln_z_lower`,
@@ -531,8 +540,10 @@ impl Evaluation {
                 num(t.log_likelihood.as_ref().and_then(|l| l.value)),
             );
             put(&format!("{k}_solutions"), t.solutions.into());
+            put(&format!("{k}_minima"), t.minima.into());
             put(&format!("{k}_states"), t.states.into());
             put(&format!("ln_z_{k}_set"), num(t.ln_z_set));
+            put(&format!("ln_z_{k}_minima"), num(t.ln_z_minima));
         }
         put("tap_starts", self.tap_starts.into());
         self.put_likelihoods(&mut out);

@@ -172,6 +172,23 @@ impl FixedPointSet {
         }
     }
 
+    /// `ln sum exp(-G_k)` over ALL distinct minima, inside the expansion's range or not (the
+    /// count of Tramel et al., PRX 2018). Next to [`ln_z_set`](Self::ln_z_set) it shows what
+    /// the minima outside the range add; errs when no minimum was found.
+    pub fn ln_z_minima(&self) -> Result<f64> {
+        let terms: Vec<f64> = self.minima().map(|p| -p.free_energy).collect();
+        if terms.is_empty() {
+            return Err(Error::NotConverged(format!(
+                "{}: no minimum among {} distinct points from {} starts ({} converged)",
+                self.order,
+                self.points.len(),
+                self.n_starts,
+                self.n_converged
+            )));
+        }
+        Ok(log_sum_exp(&terms))
+    }
+
     /// For each point, the row of `data` nearest to its visible magnetizations (squared
     /// Euclidean distance) and that distance: what each state "is".
     pub fn nearest_rows<T: Float>(&self, data: MatRef<'_, T>) -> Result<Vec<(usize, f64)>> {

@@ -5,6 +5,7 @@
 
 mod builtin;
 pub mod cd;
+pub mod census;
 pub mod config;
 pub mod history;
 pub mod keys;
