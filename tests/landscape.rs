@@ -219,3 +219,70 @@ fn set_estimate_agrees_with_log_partition_and_finds_nearest_rows() {
     }
     assert!(set.nearest_rows(data.subcols(0, 5)).is_err());
 }
+
+/// A census during training records the requested epochs with the exact ln Z, its errors are
+/// the set's estimates minus that value, and its figures draw one point per minimum.
+#[test]
+fn census_follows_training_and_draws_its_figures() {
+    use emf_rbm::data::Dataset;
+    use emf_rbm::plot::census::{
+        free_energy_chart, ln_z_error_chart, solutions_chart, states_mosaic,
+    };
+    use emf_rbm::train::census::{census_table, FixedPointCensus};
+    use emf_rbm::train::{Method, TrainConfig, Trainer};
+    let data = Dataset::digits().binarize(0.5);
+    let x = data.to_mat::<f64>();
+    let method: Method = "tap2".parse().unwrap();
+    let cfg = TrainConfig::builder()
+        .method(method)
+        .n_hidden(10)
+        .epochs(6)
+        .seed(2)
+        .build()
+        .unwrap();
+    let starts = Mat::<f64>::from_fn(60, 64, |r, i| x[(r * 7, i)]);
+    let (census, records) = FixedPointCensus::new(
+        TapOrder::Tap2,
+        starts.clone(),
+        FixedPointOptions::default(),
+        vec![2, 6],
+    );
+    let fitted = Trainer::<f64>::new(cfg)
+        .with_observer(census.with_exact())
+        .fit(&data, None)
+        .unwrap();
+    let r = records.get();
+    assert_eq!(r.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![2, 6]);
+    // the last record is the final model's census
+    let exact = exact::log_partition(&fitted.rbm).unwrap();
+    assert_eq!(r[1].ln_z_exact, Some(exact));
+    let set = find_fixed_points(
+        &fitted.rbm,
+        TapOrder::Tap2,
+        starts.as_ref(),
+        &FixedPointOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(r[1].set, set);
+    assert_eq!(r[1].single_error(), Some(set.estimate().ln_z - exact));
+    if let Ok(z) = set.ln_z_set() {
+        assert_eq!(r[1].set_error(), Some(z - exact));
+    }
+    let runs = [("tap2", &r[..])];
+    assert_eq!(census_table(&runs).lines().count(), 2 + 2);
+    let minima: usize = r.iter().map(|r| r.set.n_minima()).sum();
+    let spread = free_energy_chart(&runs);
+    assert_eq!(spread.series[0].points.len(), minima);
+    assert!(spread.series[0].points.iter().any(|p| p.1 == 0.0));
+    for chart in [solutions_chart(&runs), spread, ln_z_error_chart(&runs)] {
+        assert!(chart.to_svg().is_ok());
+    }
+    let mosaic = states_mosaic(&set, x.as_ref(), (8, 8), 3).unwrap();
+    assert_eq!(mosaic.tiles.len(), 2 * set.n_minima().min(3));
+    let (row, _) = set.nearest_rows(x.as_ref()).unwrap()[0];
+    assert_eq!(
+        mosaic.tiles[1],
+        (0..64).map(|i| x[(row, i)]).collect::<Vec<_>>()
+    );
+    assert_eq!(mosaic.tiles[0], set.points[0].visible);
+}

@@ -2,6 +2,7 @@
 //! filters, samples). Each figure saves as PNG or SVG (chosen by the file extension) and
 //! displays inline in evcxr notebooks through [`Figure`].
 
+pub mod census;
 pub mod colors;
 pub mod couplings;
 mod line;
