@@ -1,6 +1,7 @@
 //! Figures of a fixed-point census ([`crate::train::census`]): how many TAP solutions a model
 //! has as it trains, how their free energies spread, how far the `ln Z` estimates built on
-//! them are from the exact value, and what the states look like.
+//! them are from the exact value, and what the states look like. Runs are given as pairs of a
+//! method name and its records (`&str` or `String`, a slice or a `Vec`).
 
 use faer::MatRef;
 
@@ -10,18 +11,16 @@ use crate::estimate::fixed_points::FixedPointSet;
 use crate::float::Float;
 use crate::train::census::CensusRecord;
 
-/// Runs to draw: a method name and its records.
-pub type CensusRuns<'a> = [(&'a str, &'a [CensusRecord])];
-
 /// Number of distinct solutions (markers) and of states (plain line) against the epoch, per
 /// method.
 ///
 /// ```
 /// use emf_rbm::plot::census::solutions_chart;
-/// let chart = solutions_chart(&[("tap2", &[])]);
+/// use emf_rbm::train::census::CensusRecord;
+/// let chart = solutions_chart(&[("tap2", Vec::<CensusRecord>::new())]);
 /// assert_eq!(chart.series.len(), 2);
 /// ```
-pub fn solutions_chart(runs: &CensusRuns<'_>) -> LineChart {
+pub fn solutions_chart<S: AsRef<str>, R: AsRef<[CensusRecord]>>(runs: &[(S, R)]) -> LineChart {
     let mut chart = LineChart::new(
         "TAP solutions as training goes on",
         "epoch",
@@ -29,6 +28,7 @@ pub fn solutions_chart(runs: &CensusRuns<'_>) -> LineChart {
     )
     .integer_x();
     for (name, records) in runs {
+        let (name, records) = (name.as_ref(), records.as_ref());
         let count = |f: &dyn Fn(&FixedPointSet) -> usize| {
             records
                 .iter()
@@ -45,7 +45,7 @@ pub fn solutions_chart(runs: &CensusRuns<'_>) -> LineChart {
 /// The free energy of every distinct minimum above the lowest one (`G_k - min G_k`, nats),
 /// per epoch and method: the spread PRX 2018 shows becoming multi-modal. The methods' points
 /// are shifted apart by a tenth of an epoch.
-pub fn free_energy_chart(runs: &CensusRuns<'_>) -> LineChart {
+pub fn free_energy_chart<S: AsRef<str>, R: AsRef<[CensusRecord]>>(runs: &[(S, R)]) -> LineChart {
     let mut chart = LineChart::new(
         "Free energies of the TAP minima",
         "epoch",
@@ -53,6 +53,7 @@ pub fn free_energy_chart(runs: &CensusRuns<'_>) -> LineChart {
     )
     .integer_x();
     for (m, (name, records)) in runs.iter().enumerate() {
+        let (name, records) = (name.as_ref(), records.as_ref());
         let shift = 0.1 * (m as f64 - (runs.len() as f64 - 1.0) / 2.0);
         let mut points = Vec::new();
         for r in records.iter() {
@@ -68,7 +69,7 @@ pub fn free_energy_chart(runs: &CensusRuns<'_>) -> LineChart {
 /// `ln Z` estimate minus the exact value against the epoch, per method: the single solution
 /// (markers) and the set of states (plain line), where both are known; zero drawn as a
 /// reference.
-pub fn ln_z_error_chart(runs: &CensusRuns<'_>) -> LineChart {
+pub fn ln_z_error_chart<S: AsRef<str>, R: AsRef<[CensusRecord]>>(runs: &[(S, R)]) -> LineChart {
     let mut chart = LineChart::new(
         "TAP ln Z against the exact value",
         "epoch",
@@ -77,6 +78,7 @@ pub fn ln_z_error_chart(runs: &CensusRuns<'_>) -> LineChart {
     .integer_x()
     .reference("exact", 0.0);
     for (name, records) in runs {
+        let (name, records) = (name.as_ref(), records.as_ref());
         let err = |f: &dyn Fn(&CensusRecord) -> Option<f64>| {
             records
                 .iter()

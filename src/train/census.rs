@@ -63,9 +63,11 @@ impl CensusRecord {
 ///
 /// ```
 /// use emf_rbm::train::census::census_table;
-/// assert!(census_table(&[("tap2", &[])]).starts_with("| method | epoch |"));
+/// use emf_rbm::train::census::CensusRecord;
+/// let none: Vec<CensusRecord> = Vec::new();
+/// assert!(census_table(&[("tap2", none)]).starts_with("| method | epoch |"));
 /// ```
-pub fn census_table(runs: &[(&str, &[CensusRecord])]) -> String {
+pub fn census_table<S: AsRef<str>, R: AsRef<[CensusRecord]>>(runs: &[(S, R)]) -> String {
     let mut s = String::from(
         "| method | epoch | solutions | minima | states | radius of the lowest | exact ln Z | \
          error: single | best state | set of states | all minima |\n\
@@ -73,7 +75,8 @@ pub fn census_table(runs: &[(&str, &[CensusRecord])]) -> String {
     );
     let f = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:+.3}"));
     for (name, records) in runs {
-        for r in records.iter() {
+        let name = name.as_ref();
+        for r in records.as_ref() {
             let radius = r.set.points.first().map_or(f64::NAN, |p| p.plefka_radius);
             s.push_str(&format!(
                 "| {name} | {} | {} | {} | {} | {radius:.2} | {} | {} | {} | {} | {} |\n",
