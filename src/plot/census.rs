@@ -96,7 +96,8 @@ pub fn ln_z_error_chart<S: AsRef<str>, R: AsRef<[CensusRecord]>>(runs: &[(S, R)]
 }
 
 /// The visible magnetizations of the `max` lowest minima, each followed by its nearest row of
-/// `data` (what each state "is"), two pairs per mosaic row.
+/// `data` (what each state "is"), two pairs per mosaic row; captions give each minimum's
+/// `G_k` with its basin in parentheses, and the data row's index.
 pub fn states_mosaic<T: Float>(
     set: &FixedPointSet,
     data: MatRef<'_, T>,
@@ -108,14 +109,26 @@ pub fn states_mosaic<T: Float>(
         return Err(Error::param("set", "no minimum to draw"));
     }
     let nearest = set.nearest_rows(data)?;
-    let rows: Vec<Vec<f64>> = set
+    let chosen: Vec<_> = set
         .points
         .iter()
         .zip(&nearest)
         .filter(|(p, _)| minima.iter().any(|q| std::ptr::eq(*q, *p)))
+        .collect();
+    let rows: Vec<Vec<f64>> = chosen
+        .iter()
         .flat_map(|(p, &(row, _))| {
             let image = (0..data.ncols()).map(|c| data[(row, c)].as_f64()).collect();
             [p.visible.clone(), image]
+        })
+        .collect();
+    let captions = chosen
+        .iter()
+        .flat_map(|(p, &(row, _))| {
+            [
+                format!("G {:.2} ({})", p.free_energy, p.basin),
+                format!("row {row}"),
+            ]
         })
         .collect();
     let tiles = faer::Mat::<f64>::from_fn(rows.len(), data.ncols(), |r, c| rows[r][c]);
@@ -123,7 +136,7 @@ pub fn states_mosaic<T: Float>(
         "{} minima (left) and their nearest data rows (right)",
         set.order
     );
-    let mut mosaic = Mosaic::images(tiles.as_ref(), tile_shape, &title)?;
+    let mut mosaic = Mosaic::images(tiles.as_ref(), tile_shape, &title)?.with_captions(captions);
     mosaic.columns = 4.min(rows.len());
     Ok(mosaic)
 }
