@@ -286,3 +286,85 @@ fn census_follows_training_and_draws_its_figures() {
     );
     assert_eq!(mosaic.tiles[0], set.points[0].visible);
 }
+
+/// The fourth-order estimate's ln Z error falls as eps^5 with the weight scale eps (TAP3's as
+/// eps^4), on a model whose error terms all have one sign (W >= 0, biases <= -0.5: every
+/// m < 1/2), as the slope tests of orders 1-3 in tests/tap.rs.
+#[test]
+fn fourth_order_error_falls_as_eps_to_the_fifth() {
+    use emf_rbm::estimate::tap::log_partition_tap4;
+    use emf_rbm::tap::SolverOptions;
+    let mut w0 = common::random_rbm(8, 6, 0.5, 1.0, 105);
+    for j in 0..6 {
+        for i in 0..8 {
+            w0.w[(i, j)] = w0.w[(i, j)].abs();
+        }
+    }
+    w0.a.iter_mut().for_each(|x| *x = -x.abs() - 0.5);
+    w0.b.iter_mut().for_each(|x| *x = -x.abs() - 0.5);
+    let opts = SolverOptions {
+        tolerance: 1e-14,
+        ..SolverOptions::converged()
+    };
+    let start = Mat::<f64>::zeros(1, 8);
+    let (mut e3, mut e4) = (Vec::new(), Vec::new());
+    let eps = [0.4, 0.2, 0.1, 0.05];
+    for &e in &eps {
+        let mut rbm = w0.clone();
+        rbm.w
+            .col_iter_mut()
+            .for_each(|c| c.iter_mut().for_each(|x| *x *= e));
+        let z = exact::log_partition(&rbm).unwrap();
+        let est = log_partition_tap4(&rbm, start.as_ref(), &opts).unwrap();
+        assert_eq!(est.tap3.n_converged, 1);
+        e3.push((est.tap3.ln_z - z).abs());
+        e4.push((est.ln_z - z).abs());
+    }
+    let slopes = |e: &[f64]| -> Vec<f64> { e.windows(2).map(|p| (p[0] / p[1]).log2()).collect() };
+    let (s3, s4) = (slopes(&e3), slopes(&e4));
+    eprintln!("TAP3 errors {e3:?} slopes {s3:.2?}; TAP4 errors {e4:?} slopes {s4:.2?}");
+    assert!((s3[2] - 4.0).abs() < 0.3, "TAP3 slope {s3:?}");
+    assert!((s4[2] - 5.0).abs() < 0.3, "TAP4 slope {s4:?}");
+    assert!(
+        e4.iter().zip(&e3).all(|(a, b)| a < b),
+        "TAP4 beats TAP3 at every eps"
+    );
+}
+
+/// The ladder on the Ising torus written as an RBM (L = 6, exact ln Z): in the paramagnetic
+/// phase the TAP3 correction vanishes (kappa = 0 at m = 1/2) and the fourth order cuts the
+/// error several times; deep in the ordered phase every single fixed point misses the
+/// twin state (ln 2) and the TAP2 set of states recovers it.
+#[test]
+fn ladder_on_the_ising_torus() {
+    use emf_rbm::estimate::fixed_points::random_starts;
+    use emf_rbm::estimate::ladder::estimate_ladder;
+    use emf_rbm::ising::{bipartite::ising_as_rbm, exact_finite};
+    use emf_rbm::tap::SolverOptions;
+    let l = 6;
+    let r = random_starts::<f64>(20, l * l / 2, 1);
+    let starts = Mat::<f64>::from_fn(22, l * l / 2, |i, j| match i {
+        0 => 0.0,
+        1 => 1.0,
+        _ => r[(i - 2, j)],
+    });
+    for t in [1.0, 5.0, 8.0] {
+        let m = ising_as_rbm(l, t).unwrap();
+        let exact = exact_finite(l, t).unwrap().ln_z;
+        let ladder = estimate_ladder(&m.rbm, starts.as_ref(), &SolverOptions::converged())
+            .unwrap()
+            .shifted(m.ln_z_offset);
+        let e = ladder.errors(exact, 1.0);
+        eprintln!("T {t}: errors (nats) {e:?}");
+        if t > 2.5 {
+            assert!((e[1] - e[2]).abs() < 1e-9, "TAP3 = TAP2 at m = 1/2: {e:?}");
+            assert!(e[3].abs() < e[2].abs() / 5.0, "{e:?}");
+            assert!(e[2].abs() < e[0].abs(), "{e:?}");
+        } else {
+            for k in 0..4 {
+                assert!((e[k] + 2f64.ln()).abs() < 0.02, "T {t}, order {k}: {e:?}");
+            }
+            assert!(e[4].abs() < 0.02, "the set of states counts both: {e:?}");
+        }
+    }
+}

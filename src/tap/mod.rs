@@ -37,6 +37,7 @@
 //! once with the old `m` inside (the published implementation's rule; it oscillates once
 //! `m (1 - m) o_i > 1` unless damped).
 
+pub mod fourth;
 pub mod free_energy;
 pub mod hessian;
 pub(crate) mod kernels;
