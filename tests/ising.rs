@@ -351,3 +351,25 @@ fn inverse_ising_recovers_nearest_neighbour_couplings() {
         "max |K| off the lattice bonds {max_k_other}"
     );
 }
+
+/// The checkerboard RBM form of the torus has the torus's exact ln Z (enumerating the RBM's
+/// hidden side against the transfer matrix), at L = 2 (double bonds), 4 and 6.
+#[test]
+fn ising_as_rbm_has_the_exact_partition_function() {
+    use emf_rbm::estimate::exact;
+    use emf_rbm::ising::bipartite::ising_as_rbm;
+    for l in [2, 4, 6] {
+        for t in [1.5, 2.269, 3.5] {
+            let m = ising_as_rbm(l, t).unwrap();
+            assert_eq!(m.rbm.n_visible(), l * l / 2);
+            let z = exact::log_partition(&m.rbm).unwrap() + m.ln_z_offset;
+            let want = emf_rbm::ising::exact_finite(l, t).unwrap().ln_z;
+            assert!(
+                (z - want).abs() < 1e-9 * want.abs(),
+                "L {l} T {t}: {z} vs {want}"
+            );
+        }
+    }
+    assert!(ising_as_rbm(5, 2.0).is_err());
+    assert!(ising_as_rbm(4, 0.0).is_err());
+}

@@ -8,6 +8,7 @@ pub mod bracket;
 pub mod evaluation;
 pub mod exact;
 pub mod fixed_points;
+pub mod ladder;
 pub mod metrics;
 pub mod raise;
 pub mod readout;

@@ -17,6 +17,7 @@
 //! assert!(e.z_score(exact.energy_per_site).abs() < 5.0);
 //! ```
 
+pub mod bipartite;
 pub mod exact;
 pub mod kaufman;
 pub mod lattice;
