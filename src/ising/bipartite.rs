@@ -30,16 +30,11 @@ pub struct IsingRbm {
 /// # Ok::<(), emf_rbm::Error>(())
 /// ```
 pub fn ising_as_rbm(l: usize, t: f64) -> Result<IsingRbm> {
-    if l < 2 || l % 2 != 0 {
+    super::exact::check_size_temperature(l, t, usize::MAX, "the RBM form")?;
+    if l % 2 != 0 {
         return Err(Error::param(
             "size",
-            format!("the checkerboard split needs an even L >= 2, got {l}"),
-        ));
-    }
-    if !(t > 0.0 && t.is_finite()) {
-        return Err(Error::param(
-            "temperature",
-            format!("must be finite and > 0, got {t}"),
+            format!("the checkerboard split needs an even L, got {l}"),
         ));
     }
     let k = 1.0 / t;
