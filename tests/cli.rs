@@ -241,6 +241,13 @@ fn eval_reports_the_librarys_numbers_for_the_saved_model() {
     let emf = emf.iter().sum::<f64>() / emf.len() as f64;
     assert_eq!(num("emf_log_likelihood"), emf);
     assert_eq!(v["tap_starts"], 200);
+    let tap4 = tap::log_partition_tap4(
+        &rbm,
+        x.as_ref().subrows(0, 200),
+        &SolverOptions::converged(),
+    )
+    .unwrap();
+    assert_eq!(num("ln_z_tap4"), tap4.ln_z);
     for order in TapOrder::ALL {
         let k = order.name();
         let est = tap::log_partition(

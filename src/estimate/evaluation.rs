@@ -284,6 +284,10 @@ pub struct Evaluation {
     pub tap_starts: usize,
     /// TAP estimates at every order, lowest first.
     pub tap: Vec<TapScore>,
+    /// `-G4` at the TAP3 fixed points of the same starts ([`tap::log_partition_tap4`]); NaN
+    /// when none converged.
+    #[serde(default = "not_computed", with = "json_float")]
+    pub ln_z_tap4: f64,
     /// AIS, when asked for.
     pub ais: Option<AisScore>,
     /// RAISE, when asked for and data was given.
@@ -292,6 +296,11 @@ pub struct Evaluation {
     /// The rows AIS and RAISE scored, when one of them ran on data.
     #[serde(default)]
     pub scored: Option<ScoredRows>,
+}
+
+/// NaN: the value of a field an older file does not have.
+fn not_computed() -> f64 {
+    f64::NAN
 }
 
 /// The TAP ln Z estimate at every order from the rows `starts`, and the log-likelihood it
@@ -459,6 +468,7 @@ impl Evaluation {
         };
         let f = scores.as_ref().map(|s| s.mean_free_energy);
         let tap = tap_scores(rbm, starts.as_ref(), f, opts)?;
+        let ln_z_tap4 = tap::log_partition_tap4(rbm, starts.as_ref(), &opts.tap_solver)?.ln_z;
         let (ais, raise, scored) = likelihoods(rbm, data, v.as_ref(), ln_z_exact, opts)?;
         Ok(Evaluation {
             n_visible: rbm.n_visible(),
@@ -468,6 +478,7 @@ impl Evaluation {
             data: scores,
             tap_starts: starts.nrows(),
             tap,
+            ln_z_tap4,
             ais,
             raise,
             scored,
@@ -482,7 +493,8 @@ impl Evaluation {
     /// `ln_z_k_note` (only when absent), `log_likelihood_k`, `k_solutions` (distinct fixed
     /// points), `k_minima`, `k_states` (the minima where the expansion holds), `ln_z_k_set`
     /// (`ln Z` from the states) and `ln_z_k_minima` (from all minima; see
-    /// [`crate::estimate::fixed_points`]); `tap_starts`; `ais_ln_z`,
+    /// [`crate::estimate::fixed_points`]); `ln_z_tap4` (the fourth-order estimate at the TAP3
+    /// fixed points); `tap_starts`; `ais_ln_z`,
     /// `ais_ln_z_lower`, `ais_ln_z_upper`, `ais_ess`, `ais_low_ess`, `ais_runs`, `ais_betas`,
     /// `ais_log_likelihood`, `ais_log_likelihood_lower`, `ais_log_likelihood_upper`,
     /// `ais_rows`; `raise_ln_z` (mean of the rows' `ln Z_i`), `raise_ln_z_lower`,
@@ -545,6 +557,7 @@ impl Evaluation {
             put(&format!("ln_z_{k}_set"), num(t.ln_z_set));
             put(&format!("ln_z_{k}_minima"), num(t.ln_z_minima));
         }
+        put("ln_z_tap4", num(Some(self.ln_z_tap4)));
         put("tap_starts", self.tap_starts.into());
         self.put_likelihoods(&mut out);
         Value::Object(out)
