@@ -324,3 +324,47 @@ fn scan_f32_seeds() {
         eprintln!("seed {seed}: max dLL {d:.2e} max dW {dw:.2e}");
     }
 }
+
+/// The spectrum observer records every epoch; its values are the square roots of the
+/// eigenvalues of W^T W (an independent computation), largest first, and the last record is
+/// the final model's.
+#[test]
+fn weight_spectrum_records_the_singular_values_of_w() {
+    use emf_rbm::faer::Side;
+    use emf_rbm::train::spectrum::{singular_values, WeightSpectrum};
+    let data = emf_rbm::data::Dataset::digits().binarize(0.5);
+    let cfg = TrainConfig::builder()
+        .n_hidden(6)
+        .epochs(4)
+        .seed(3)
+        .build()
+        .unwrap();
+    let (spectrum, records) = WeightSpectrum::new(10);
+    let fitted = Trainer::<f64>::new(cfg)
+        .with_observer(spectrum)
+        .fit(&data, None)
+        .unwrap();
+    let r = records.get();
+    assert_eq!(
+        r.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert_eq!(r[3].values, singular_values(&fitted.rbm).unwrap());
+    assert_eq!(
+        r[3].values.len(),
+        6,
+        "min(nv, nh) values when top is larger"
+    );
+    let w = &fitted.rbm.w;
+    let mut eig = (w.transpose() * w)
+        .self_adjoint_eigenvalues(Side::Lower)
+        .unwrap();
+    eig.sort_by(|a, b| b.total_cmp(a));
+    for (s, e) in r[3].values.iter().zip(eig) {
+        assert!(
+            (s - e.sqrt()).abs() < 1e-10 * (1.0 + s),
+            "{s} vs {}",
+            e.sqrt()
+        );
+    }
+}

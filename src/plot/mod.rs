@@ -7,6 +7,7 @@ pub mod colors;
 pub mod couplings;
 mod line;
 mod mosaic;
+pub mod spectrum;
 
 pub use line::{Band, Legend, LineChart, Reference, Scale, Series, SeriesStyle};
 pub use mosaic::Mosaic;

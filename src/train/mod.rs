@@ -16,6 +16,7 @@ mod monitor;
 pub mod observer;
 pub mod optimizer;
 pub mod phase;
+pub mod spectrum;
 pub mod state;
 pub mod tap;
 pub mod trainer;
