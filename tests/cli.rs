@@ -195,6 +195,17 @@ fn eval_held_out_scores_the_rows_train_held_out() {
         v32["ln_z_exact"].as_f64(),
         Some(exact::log_partition(&rbm32).unwrap())
     );
+    // The TAP estimates are solved in f64 (on the f32 weights): they converge as in f64.
+    let tap32 = tap::log_partition(
+        &rbm32.cast::<f64>(),
+        TapOrder::Tap2,
+        held_out.to_mat::<f64>().as_ref(),
+        &SolverOptions::converged(),
+    )
+    .unwrap();
+    assert!(tap32.n_converged > 0);
+    assert_eq!(v32["ln_z_tap2"].as_f64(), Some(tap32.ln_z));
+    assert_eq!(v32["ln_z_tap2_converged"], tap32.n_converged);
     // Without held-out rows there is nothing to score the read-out on.
     let err = run_err(&[
         "eval",

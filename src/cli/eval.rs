@@ -56,7 +56,8 @@ pub struct EvalArgs {
     #[arg(long)]
     pub readout_l2: Option<f64>,
     /// Evaluate in f32: the weights rounded to f32 (exactly those of a model trained with
-    /// `--f32`), GEMMs in f32 (AIS and RAISE about twice as fast at MNIST size); sums,
+    /// `--f32`), GEMMs in f32 (AIS and RAISE about twice as fast at MNIST size); the TAP
+    /// estimates are solved in f64 on those weights (as the training monitor does); sums,
     /// log-sum-exp and exact enumeration stay in f64.
     #[arg(long)]
     pub f32: bool,

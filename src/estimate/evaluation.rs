@@ -467,8 +467,14 @@ impl Evaluation {
             None => model_draws(rbm, opts.tap_starts, opts.seed),
         };
         let f = scores.as_ref().map(|s| s.mean_free_energy);
-        let tap = tap_scores(rbm, starts.as_ref(), f, opts)?;
-        let ln_z_tap4 = tap::log_partition_tap4(rbm, starts.as_ref(), &opts.tap_solver)?.ln_z;
+        // The TAP estimates are solved in f64 whatever `T` (as the training monitor does), so
+        // that the converged preset's tolerance (1e-8) can be reached.
+        let rbm64 = rbm.cast::<f64>();
+        let starts64 = Mat::<f64>::from_fn(starts.nrows(), starts.ncols(), |r, c| {
+            starts[(r, c)].as_f64()
+        });
+        let tap = tap_scores(&rbm64, starts64.as_ref(), f, opts)?;
+        let ln_z_tap4 = tap::log_partition_tap4(&rbm64, starts64.as_ref(), &opts.tap_solver)?.ln_z;
         let (ais, raise, scored) = likelihoods(rbm, data, v.as_ref(), ln_z_exact, opts)?;
         Ok(Evaluation {
             n_visible: rbm.n_visible(),
