@@ -4,9 +4,12 @@
 //!
 //! A single fixed point describes one thermodynamic state. When a model has several states of
 //! comparable weight (a trained RBM's TAP free energy has many minima), `-G_k` of the best one
-//! misses `ln Z` by up to the log of the number of states; the set estimate
-//! `ln sum_minima exp(-G_k)` counts every state once (Tramel, Gabrie, Manoel, Caltagirone &
-//! Krzakala, PRX 2018, count and weigh the TAP solutions of trained RBMs this way).
+//! misses `ln Z` by up to the log of the number of states. A *state* is a minimum at which the
+//! expansion holds (Plefka radius below 1, [`plefka_radius`]); the set estimate
+//! `ln sum_states exp(-G_k)` ([`FixedPointSet::ln_z_set`]) counts every state once, and
+//! [`FixedPointSet::ln_z_minima`] sums over all minima as Tramel, Gabrie, Manoel, Caltagirone &
+//! Krzakala (PRX 2018) count the TAP solutions of trained RBMs. The difference matters: TAP2
+//! has spurious minima where its expansion does not hold (docs/MATH.md section 2).
 
 use faer::{Col, Mat, MatRef, Scale};
 use rayon::prelude::*;
