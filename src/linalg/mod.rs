@@ -15,6 +15,7 @@ pub mod kernels;
 pub mod math;
 #[macro_use]
 pub mod simd;
+pub mod sparse;
 pub(crate) use simd::simd_dispatch;
 
 pub use gemm::{matmul, matmul_par, par};
