@@ -6,6 +6,12 @@
 //! reached, the time split (GEMM / elementwise / random / step / copy / other) and the
 //! speed-up of 2 threads over 1. Then criterion's own statistics of one epoch per method.
 //!
+//! Every method runs twice: with every product a GEMM (`dense`, `sparse_products(false)`) and
+//! as trained by default (sparse minibatches and chains multiplied by the sparse products of
+//! `emf_rbm::linalg::sparse`); both rows quote the DENSE method's GEMM-work bound, so a
+//! sparse row past 100 % is faster than any dense implementation of the method can be at this
+//! GEMM rate.
+//!
 //! `cargo bench --bench update` (prints the summary first). TAP methods run the paper's
 //! setting (3 damped sweeps per update), as `emf-rbm train --method tap2` does.
 
@@ -44,8 +50,9 @@ fn synthetic() -> Dataset {
     Dataset::new(data, NV, None).unwrap()
 }
 
-fn config(method: &str) -> TrainConfig {
+fn config(method: &str, sparse: bool) -> TrainConfig {
     TrainConfig::builder()
+        .sparse_products(sparse)
         .n_hidden(NH)
         .method(method.parse::<Method>().unwrap())
         .batch_size(B)
@@ -125,10 +132,10 @@ struct Timed {
     shapes: Vec<(GemmShape, GemmCalls)>,
 }
 
-fn time_updates<T: Float>(method: &str, data: &Dataset) -> Timed {
+fn time_updates<T: Float>(method: &str, sparse: bool, data: &Dataset) -> Timed {
     let cfg = TrainConfig {
         epochs: 1 + REPEATS,
-        ..config(method)
+        ..config(method, sparse)
     };
     let stamps = Arc::new(Mutex::new(Vec::new()));
     Trainer::<T>::new(cfg)
@@ -163,13 +170,14 @@ fn one_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 
 fn summary<T: Float>(data: &Dataset) {
     println!(
-        "\n[{}] {} threads; bound = the update's GEMMs (each shape and layout as called) at the \
-         rate of plain faer GEMMs of those shapes measured in this run",
+        "\n[{}] {} threads; bound = the DENSE update's GEMMs (each shape and layout as called) at \
+         the rate of plain faer GEMMs of those shapes measured in this run; GEMM rate = this \
+         row's own GEMMs at that rate",
         T::NAME,
         rayon::current_num_threads(),
     );
     println!(
-        "{:<6} {:>9} {:>10} {:>8} {:>9} {:>8} {:>7} | {:>5} {:>6} {:>6} {:>5} {:>5} {:>6} | {:>8}",
+        "{:<12} {:>9} {:>10} {:>8} {:>9} {:>8} {:>7} | {:>5} {:>6} {:>6} {:>6} {:>5} {:>5} {:>6} | {:>8}",
         "method",
         "ms/update",
         "GEMM GFLOP",
@@ -178,6 +186,7 @@ fn summary<T: Float>(data: &Dataset) {
         "bound ms",
         "bound%",
         "gemm",
+        "sparse",
         "elem",
         "random",
         "step",
@@ -187,51 +196,59 @@ fn summary<T: Float>(data: &Dataset) {
     );
     let mut rates: BTreeMap<GemmShape, f64> = BTreeMap::new();
     for m in METHODS {
-        let run = time_updates::<T>(m, data);
-        let one = one_thread(|| time_updates::<T>(m, data));
-        let n = (UPDATES * REPEATS) as f64;
-        let flops = run.split.gemm_flops as f64 / n;
-        let bound: f64 = run
-            .shapes
-            .iter()
-            .map(|(shape, calls)| {
-                let s = *rates
-                    .entry(*shape)
-                    .or_insert_with(|| gemm_seconds::<T>(shape));
-                s * calls.calls as f64 / n
-            })
-            .sum();
-        if std::env::var_os("EMF_RBM_BENCH_SHAPES").is_some() {
-            for (shape, c) in &run.shapes {
-                println!(
-                    "    {m} {} x {} x {}: {} calls per update, {:.1} GFLOP/s in the update",
-                    shape.m,
-                    shape.n,
-                    shape.k,
-                    c.calls as f64 / n,
-                    (shape.flops() * c.calls) as f64 / c.nanos as f64
-                );
+        let mut dense_bound = 0.0;
+        for sparse in [false, true] {
+            let run = time_updates::<T>(m, sparse, data);
+            let one = one_thread(|| time_updates::<T>(m, sparse, data));
+            let n = (UPDATES * REPEATS) as f64;
+            let flops = run.split.gemm_flops as f64 / n;
+            let bound: f64 = run
+                .shapes
+                .iter()
+                .map(|(shape, calls)| {
+                    let s = *rates
+                        .entry(*shape)
+                        .or_insert_with(|| gemm_seconds::<T>(shape));
+                    s * calls.calls as f64 / n
+                })
+                .sum();
+            if !sparse {
+                dense_bound = bound;
             }
+            if std::env::var_os("EMF_RBM_BENCH_SHAPES").is_some() {
+                for (shape, c) in &run.shapes {
+                    println!(
+                        "    {m} {} x {} x {}: {} calls per update, {:.1} GFLOP/s in the update",
+                        shape.m,
+                        shape.n,
+                        shape.k,
+                        c.calls as f64 / n,
+                        (shape.flops() * c.calls) as f64 / c.nanos as f64
+                    );
+                }
+            }
+            let (t, split) = (run.per_update, &run.split);
+            let pct = |s: f64| 100.0 * s / run.total;
+            let label = format!("{m} {}", if sparse { "sparse" } else { "dense" });
+            println!(
+                "{:<12} {:>9.3} {:>10.3} {:>8.1} {:>9.1} {:>8.3} {:>6.0}% | {:>4.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>4.0}% {:>4.0}% {:>5.0}% | {:>7.2}x",
+                label,
+                t * 1e3,
+                flops * 1e-9,
+                flops / t * 1e-9,
+                flops / bound.max(1e-12) * 1e-9,
+                dense_bound * 1e3,
+                100.0 * dense_bound / t,
+                pct(split.seconds(Section::Gemm)),
+                pct(split.seconds(Section::Sparse)),
+                pct(split.seconds(Section::Elementwise)),
+                pct(split.seconds(Section::Random)),
+                pct(split.seconds(Section::Step)),
+                pct(split.seconds(Section::Copy)),
+                pct(split.other_seconds(run.total)),
+                one.per_update / t
+            );
         }
-        let (t, split) = (run.per_update, &run.split);
-        let pct = |s: f64| 100.0 * s / run.total;
-        println!(
-            "{:<6} {:>9.3} {:>10.3} {:>8.1} {:>9.1} {:>8.3} {:>6.0}% | {:>4.0}% {:>5.0}% {:>5.0}% {:>4.0}% {:>4.0}% {:>5.0}% | {:>7.2}x",
-            m,
-            t * 1e3,
-            flops * 1e-9,
-            flops / t * 1e-9,
-            flops / bound * 1e-9,
-            bound * 1e3,
-            100.0 * bound / t,
-            pct(split.seconds(Section::Gemm)),
-            pct(split.seconds(Section::Elementwise)),
-            pct(split.seconds(Section::Random)),
-            pct(split.seconds(Section::Step)),
-            pct(split.seconds(Section::Copy)),
-            pct(split.other_seconds(run.total)),
-            one.per_update / t
-        );
     }
     println!("GEMM shapes (m x n x k, layout, GFLOP/s of plain faer in this run):");
     for (shape, s) in &rates {
@@ -261,7 +278,7 @@ fn main() {
     for m in METHODS {
         let mut g = c.benchmark_group(format!("epoch_of_{UPDATES}_updates_{m}"));
         g.sample_size(10).measurement_time(Duration::from_secs(4));
-        let cfg = config(m);
+        let cfg = config(m, true);
         g.bench_function("f64", |b| {
             b.iter(|| Trainer::<f64>::new(cfg.clone()).fit(&data, None).unwrap())
         });

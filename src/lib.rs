@@ -46,6 +46,7 @@ pub mod error;
 pub mod estimate;
 pub mod fingerprint;
 pub mod float;
+pub mod gibbs;
 pub mod linalg;
 pub mod memory;
 pub mod output;

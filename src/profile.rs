@@ -43,16 +43,20 @@ pub enum Section {
     Step,
     /// Copies: minibatch gathering, column means, buffer copies.
     Copy,
+    /// Sparse products ([`crate::linalg::sparse`]): indexing the nonzeros, the row copies
+    /// they read, the products.
+    Sparse,
 }
 
 impl Section {
     /// Every section, in display order.
-    pub const ALL: [Section; 5] = [
+    pub const ALL: [Section; 6] = [
         Section::Gemm,
         Section::Elementwise,
         Section::Random,
         Section::Step,
         Section::Copy,
+        Section::Sparse,
     ];
 
     /// A short lower-case name (`gemm`, `elementwise`, ...).
@@ -63,12 +67,13 @@ impl Section {
             Section::Random => "random",
             Section::Step => "step",
             Section::Copy => "copy",
+            Section::Sparse => "sparse",
         }
     }
 }
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
-static NANOS: [AtomicU64; 5] = [const { AtomicU64::new(0) }; 5];
+static NANOS: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
 static GEMM_FLOPS: AtomicU64 = AtomicU64::new(0);
 static GEMM_SHAPES: Mutex<BTreeMap<GemmShape, GemmCalls>> = Mutex::new(BTreeMap::new());
 
@@ -137,7 +142,7 @@ pub fn gemm_shapes() -> Vec<(GemmShape, GemmCalls)> {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Split {
     /// Nanoseconds per [`Section`] (in [`Section::ALL`] order).
-    pub nanos: [u64; 5],
+    pub nanos: [u64; 6],
     /// Floating-point operations of the GEMMs (`2 m n k` each).
     pub gemm_flops: u64,
 }

@@ -397,6 +397,7 @@ fn cd_k_gradient_approaches_the_exact_gradient_as_k_grows() {
                             batch: batch.as_ref(),
                             hidden_field: batch_field.as_ref(),
                             hidden_probs: batch_hidden.as_ref(),
+                            sparse: None,
                         };
                         phase.weight_gradient_from(&rbm, positive, &mut g, &mut rr)
                     } else {

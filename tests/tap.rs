@@ -1546,6 +1546,7 @@ fn tap_phase_given_the_positive_fields_gives_the_identical_gradient() {
             batch: batch.as_ref(),
             hidden_field: field.as_ref(),
             hidden_probs: probs.as_ref(),
+            sparse: None,
         };
         positive.weight_gradient_into(&mut plain);
         let mut phase = TapPhase::<T>::new(cfg, 784, 500);

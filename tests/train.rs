@@ -266,6 +266,7 @@ fn fused_weight_gradient_equals_the_data_term_minus_the_chain_term() {
         batch: v.as_ref(),
         hidden_field: field.as_ref(),
         hidden_probs: probs.as_ref(),
+        sparse: None,
     };
     let phases = || -> Vec<Box<dyn NegativePhase<f64>>> {
         vec![

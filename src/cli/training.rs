@@ -185,6 +185,10 @@ pub struct TrainingArgs {
     /// Train in f32 (faster GEMMs) instead of f64.
     #[arg(long)]
     pub f32: bool,
+    /// Every product a GEMM: CD/PCD multiply sparse minibatches and chains (at most 30 %
+    /// ones) by sparse products unless this is given (same numbers to rounding).
+    #[arg(long)]
+    pub dense_products: bool,
     /// Binarisation of the data: a threshold in [0, 1], `stochastic`, or `none`.
     #[arg(long, default_value = "0.5")]
     pub binarize: Binarize,
@@ -385,6 +389,7 @@ impl TrainingArgs {
             .l2(self.l2)
             .init_sigma(self.init_sigma)
             .seed(self.seed)
+            .sparse_products(!self.dense_products)
             .monitor(self.monitor()?)
             .build()
     }
@@ -455,6 +460,8 @@ mod tests {
         // --decay and --validation are aliases of --l2 and --held-out.
         let b = parse(&["--decay", "0.01", "--validation", "0.3"]);
         assert_eq!((b.l2, b.held_out), (0.01, Some(0.3)));
+        let dense = parse(&["--dense-products"]).to_config(16, &"cd1".parse().unwrap());
+        assert!(cfg.sparse_products && !dense.unwrap().sparse_products);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use faer::{Accum, Mat, MatRef};
 
 use crate::error::Result;
 use crate::float::Float;
+use crate::linalg::sparse::DenseRows;
 use crate::linalg::{map_column_sums, matmul, scaled_copy};
 use crate::rbm::{GibbsSampler, Rbm};
 use crate::rng::Rng;
@@ -34,10 +35,16 @@ fn subtract_chain_means<T: Float>(chains: &GibbsSampler<T>, grad: &mut Gradient<
 /// The data and chain rows stacked, `[V; V_chains]` and `[P / B; -P_chains / C]`, so that the
 /// weight gradient `V^T P / B - V_c^T P_c / C` is ONE GEMM with inner dimension `B + C`
 /// (faster than two with `B` and `C`: the `nv x nh` output is read and written once).
+///
+/// When the minibatch and the chains both took the sparse path, the gradient is instead two
+/// sparse products `V^T (P / B) + V_c^T (-P_c / C)` over the nonzeros the positive phase and
+/// the chains indexed ([`crate::linalg::sparse`]), from the rows of `P` and `P_c`.
 #[derive(Clone, Debug)]
 struct StackedRows<T: Float> {
     v: Mat<T>,
     h: Mat<T>,
+    data_rows: DenseRows<T>,
+    chain_rows: DenseRows<T>,
 }
 
 impl<T: Float> Default for StackedRows<T> {
@@ -45,6 +52,8 @@ impl<T: Float> Default for StackedRows<T> {
         StackedRows {
             v: Mat::zeros(0, 0),
             h: Mat::zeros(0, 0),
+            data_rows: DenseRows::new(),
+            chain_rows: DenseRows::new(),
         }
     }
 }
@@ -59,6 +68,22 @@ impl<T: Float> StackedRows<T> {
     ) {
         let (b, c) = (positive.batch.nrows(), chains.n_chains());
         let (nv, nh) = (positive.batch.ncols(), positive.hidden_probs.ncols());
+        if let (Some(data), Some(chain_index)) = (positive.sparse, chains.sparse_index()) {
+            let (pos, neg) = (T::of(1.0 / b as f64), T::of(-1.0 / c as f64));
+            crate::profile::timed(crate::profile::Section::Sparse, || {
+                self.data_rows.resize(b, nh);
+                self.data_rows.set_rows(0, positive.hidden_probs, pos);
+                self.chain_rows.resize(c, nh);
+                self.chain_rows.set_rows(0, chains.hidden_probs(), neg);
+                data.index.transpose_times_pair_into(
+                    &self.data_rows,
+                    chain_index,
+                    &self.chain_rows,
+                    grad.w.as_mut(),
+                );
+            });
+            return;
+        }
         if (self.v.nrows(), self.v.ncols(), self.h.ncols()) != (b + c, nv, nh) {
             self.v = Mat::zeros(b + c, nv);
             self.h = Mat::zeros(b + c, nh);
@@ -120,6 +145,10 @@ impl<T: Float> NegativePhase<T> for ContrastiveDivergence<T> {
         format!("cd{}", self.k)
     }
 
+    fn uses_sparse_batches(&self) -> bool {
+        true
+    }
+
     fn subtract_model_statistics(
         &mut self,
         rbm: &Rbm<T>,
@@ -152,7 +181,8 @@ impl<T: Float> NegativePhase<T> for ContrastiveDivergence<T> {
         }
         let chains = self.chains.as_mut().expect("chains allocated above");
         // The chain's first half-step v -> h uses the positive phase's P(h | v).
-        chains.run_from_hidden_probs(rbm, positive.hidden_probs, self.k, rng);
+        let w_rows = positive.sparse.map(|s| s.w_rows);
+        chains.run_from_hidden_probs_with(rbm, positive.hidden_probs, self.k, rng, w_rows);
         self.stacked.weight_gradient(&positive, chains, grad);
         subtract_chain_means(chains, grad);
         Ok(PhaseReport::default())
@@ -197,6 +227,10 @@ impl<T: Float> NegativePhase<T> for PersistentCd<T> {
         format!("pcd{}", self.k)
     }
 
+    fn uses_sparse_batches(&self) -> bool {
+        true
+    }
+
     fn subtract_model_statistics(
         &mut self,
         rbm: &Rbm<T>,
@@ -204,7 +238,7 @@ impl<T: Float> NegativePhase<T> for PersistentCd<T> {
         grad: &mut Gradient<T>,
         rng: &mut Rng,
     ) -> Result<PhaseReport> {
-        let chains = self.advance(rbm, batch, rng);
+        let chains = self.advance(rbm, batch, rng, None);
         subtract_chain_statistics(chains, grad);
         Ok(PhaseReport::default())
     }
@@ -216,7 +250,7 @@ impl<T: Float> NegativePhase<T> for PersistentCd<T> {
         grad: &mut Gradient<T>,
         rng: &mut Rng,
     ) -> Result<PhaseReport> {
-        self.advance(rbm, positive.batch, rng);
+        self.advance(rbm, positive.batch, rng, positive.sparse.map(|s| s.w_rows));
         let chains = self.chains.as_ref().expect("chains started by advance");
         self.stacked.weight_gradient(&positive, chains, grad);
         subtract_chain_means(chains, grad);
@@ -243,8 +277,15 @@ impl<T: Float> NegativePhase<T> for PersistentCd<T> {
 }
 
 impl<T: Float> PersistentCd<T> {
-    /// Starts the chains at the first minibatch (once) and runs `k` steps.
-    fn advance(&mut self, rbm: &Rbm<T>, batch: MatRef<'_, T>, rng: &mut Rng) -> &GibbsSampler<T> {
+    /// Starts the chains at the first minibatch (once) and runs `k` steps (the `v -> h`
+    /// products sparse when `w_rows` holds the rows of `W`).
+    fn advance(
+        &mut self,
+        rbm: &Rbm<T>,
+        batch: MatRef<'_, T>,
+        rng: &mut Rng,
+        w_rows: Option<&DenseRows<T>>,
+    ) -> &GibbsSampler<T> {
         debug_assert_eq!((rbm.n_visible(), rbm.n_hidden()), (self.nv, self.nh));
         if self.chains.is_none() {
             let mut chains = GibbsSampler::new(rbm, self.n_chains);
@@ -254,7 +295,7 @@ impl<T: Float> PersistentCd<T> {
             self.chains = Some(chains);
         }
         let chains = self.chains.as_mut().expect("chains allocated above");
-        chains.run(rbm, self.k, rng);
+        chains.run_with(rbm, self.k, rng, w_rows);
         chains
     }
 }

@@ -93,6 +93,17 @@ pub struct TrainConfig {
     pub seed: u64,
     /// What is measured at the end of epochs (see [`crate::train::metrics`]).
     pub monitor: MonitorConfig,
+    /// Multiply minibatches and sampled chain states by sparse products instead of GEMMs
+    /// when at most [`MAX_DENSITY`](crate::linalg::sparse::MAX_DENSITY) of their entries are
+    /// nonzero (binarised data; see [`crate::linalg::sparse`]). Default `true`; `false` keeps
+    /// every product a GEMM. The two paths sum in different orders, so their results differ
+    /// in the last bits (each is reproducible from the seed).
+    #[serde(default = "default_sparse_products")]
+    pub sparse_products: bool,
+}
+
+fn default_sparse_products() -> bool {
+    true
 }
 
 impl TrainConfig {
@@ -114,6 +125,7 @@ impl TrainConfig {
                 init_sigma: 0.01,
                 seed: 0,
                 monitor: MonitorConfig::default(),
+                sparse_products: true,
             },
         }
     }
@@ -244,6 +256,8 @@ impl TrainConfigBuilder {
         seed: u64);
     setter!(/// Monitoring settings.
         monitor: MonitorConfig);
+    setter!(/// Sparse products for sparse minibatches and chains (default true).
+        sparse_products: bool);
 
     /// Checks and returns the configuration.
     pub fn build(self) -> Result<TrainConfig> {

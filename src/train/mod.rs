@@ -29,5 +29,5 @@ pub use method::Method;
 pub use metrics::{Cadence, Metric, MetricConfig, MetricContext, MetricKind, MonitorConfig};
 pub use observer::{Checkpoint, Logger, Observer, ProgressBar};
 pub use optimizer::{Optimizer, OptimizerKind, Sgd, StepStats};
-pub use phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
+pub use phase::{Gradient, NegativePhase, PhaseReport, PositivePhase, SparseBatch};
 pub use trainer::{Fitted, Trainer, DIVERGENCE_LIMIT};

@@ -5,6 +5,7 @@ use faer::{Accum, MatRef};
 use crate::error::Result;
 use crate::float::Float;
 use crate::linalg::matmul;
+use crate::linalg::sparse::{DenseRows, SparseRows};
 pub use crate::rbm::Gradient;
 use crate::rbm::Rbm;
 use crate::rng::Rng;
@@ -32,6 +33,20 @@ pub struct PositivePhase<'a, T: Float> {
     pub hidden_field: MatRef<'a, T>,
     /// `P(h = 1 | v) = sigmoid(V W + b)` (`B x n_hidden`).
     pub hidden_probs: MatRef<'a, T>,
+    /// The minibatch's nonzeros and the rows of `W`, when the positive phase took the sparse
+    /// path ([`crate::linalg::sparse`]); `None` when it used a GEMM.
+    pub sparse: Option<SparseBatch<'a, T>>,
+}
+
+/// What a sparse positive phase hands on: the minibatch indexed by row and column, and the
+/// rows of `W` it multiplied (valid for the current parameters), which chains that start at
+/// the data can reuse for their own sparse products.
+#[derive(Clone, Copy, Debug)]
+pub struct SparseBatch<'a, T: Float> {
+    /// The minibatch's nonzeros.
+    pub index: &'a SparseRows<T>,
+    /// The rows of `W` (refreshed for this update).
+    pub w_rows: &'a DenseRows<T>,
 }
 
 /// A negative phase: estimates the model-side statistics `d ln Z / d theta` for the current
@@ -72,6 +87,16 @@ pub trait NegativePhase<T: Float>: Send {
     ) -> Result<PhaseReport> {
         positive.weight_gradient_into(grad);
         self.subtract_model_statistics(rbm, positive.batch, grad, rng)
+    }
+
+    /// Whether this phase gains from a sparse positive phase ([`SparseBatch`]): the trainer
+    /// indexes sparse minibatches and copies the rows of `W` only for phases that say so.
+    /// Sampled chains do (their states are as sparse as the data: `v -> h` and the weight
+    /// gradient become sparse products); TAP particles are dense magnetizations, and the
+    /// minibatch's own product alone does not repay the copy of `W` (measured with
+    /// `benches/update.rs`). Default `false`.
+    fn uses_sparse_batches(&self) -> bool {
+        false
     }
 
     /// What this phase carries from one update to the next (persistent chains or

@@ -7,6 +7,7 @@ use faer::Mat;
 use crate::data::{Dataset, Minibatches};
 use crate::error::{Error, Result};
 use crate::float::Float;
+use crate::linalg::sparse::{DenseRows, SparseRows, MAX_DENSITY};
 use crate::linalg::{map_column_sums, on_worker};
 use crate::persist::ModelFile;
 use crate::profile::{self, Section};
@@ -18,7 +19,7 @@ use crate::train::metrics::{Cadence, Metric};
 use crate::train::monitor::Monitor;
 use crate::train::observer::Observer;
 use crate::train::optimizer::{Optimizer, StepStats};
-use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase};
+use crate::train::phase::{Gradient, NegativePhase, PhaseReport, PositivePhase, SparseBatch};
 use crate::train::state::{check_resumable, Snapshot, TrainState};
 
 /// Training stops with [`Error::Diverged`] at the end of an epoch in which a weight or bias
@@ -213,7 +214,7 @@ impl<T: Float> Trainer<T> {
         let mut monitor = Monitor::new(&cfg, train, held_out, std::mem::take(&mut self.metrics))?;
         let n = train.n_samples();
         let mut batches = Minibatches::new(n, cfg.batch_size.min(n))?;
-        let mut work = Workspace::new(cfg.batch_size.min(n), nv, nh);
+        let mut work = Workspace::new(cfg.batch_size.min(n), nv, nh, cfg.sparse_products);
         let first = match &resume {
             Some(s) => {
                 let (o, p) = (optimizer.as_mut(), phase.as_mut());
@@ -354,15 +355,22 @@ struct Workspace<T: Float> {
     hidden_field: Mat<T>,
     hidden_probs: Mat<T>,
     grad: Gradient<T>,
+    /// Whether sparse minibatches take the sparse products.
+    sparse_products: bool,
+    batch_index: SparseRows<T>,
+    w_rows: DenseRows<T>,
 }
 
 impl<T: Float> Workspace<T> {
-    fn new(batch_size: usize, nv: usize, nh: usize) -> Self {
+    fn new(batch_size: usize, nv: usize, nh: usize, sparse_products: bool) -> Self {
         Workspace {
             batch: Mat::zeros(batch_size, nv),
             hidden_field: Mat::zeros(batch_size, nh),
             hidden_probs: Mat::zeros(batch_size, nh),
             grad: Gradient::zeros(nv, nh),
+            sparse_products,
+            batch_index: SparseRows::new(),
+            w_rows: DenseRows::new(),
         }
     }
 }
@@ -454,11 +462,18 @@ impl<T: Float> EpochRun<'_, T> {
             train.fill_batch(idx, w.batch.as_mut().subrows_mut(0, rows))
         });
         let v = w.batch.as_ref().subrows(0, rows);
-        self.rbm.hidden_field_and_probs_into(
-            v,
-            w.hidden_field.as_mut().subrows_mut(0, rows),
-            w.hidden_probs.as_mut().subrows_mut(0, rows),
-        );
+        let sparse = w.sparse_products
+            && self.phase.uses_sparse_batches()
+            && profile::timed(Section::Sparse, || w.batch_index.fill_from(v, MAX_DENSITY));
+        let field = w.hidden_field.as_mut().subrows_mut(0, rows);
+        let probs = w.hidden_probs.as_mut().subrows_mut(0, rows);
+        if sparse {
+            profile::timed(Section::Sparse, || w.w_rows.refresh(self.rbm.w.as_ref()));
+            self.rbm
+                .hidden_field_and_probs_sparse(&w.batch_index, &w.w_rows, field, probs);
+        } else {
+            self.rbm.hidden_field_and_probs_into(v, field, probs);
+        }
         let p = w.hidden_probs.as_ref().subrows(0, rows);
         profile::timed(Section::Copy, || {
             col_means(v, &mut w.grad.a);
@@ -468,6 +483,10 @@ impl<T: Float> EpochRun<'_, T> {
             batch: v,
             hidden_field: w.hidden_field.as_ref().subrows(0, rows),
             hidden_probs: p,
+            sparse: sparse.then_some(SparseBatch {
+                index: &w.batch_index,
+                w_rows: &w.w_rows,
+            }),
         };
         let rep = self
             .phase
