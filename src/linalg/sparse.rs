@@ -2,7 +2,7 @@
 //! Gibbs chains are mostly zeros, and a GEMM spends most of its FLOPs multiplying them.
 //!
 //! [`SparseRows`] indexes the nonzeros of a dense column-major matrix by row and by column
-//! (rebuilt in place, no allocation once warmed up). Two products use it, both vectorised
+//! (rebuilt in place: no allocation once it has seen its largest matrix). Two products use it, both vectorised
 //! along the hidden units in blocks of [`BLOCK`] and split over rayon by block, so every sum
 //! is taken in the same order whatever the number of threads:
 //!
@@ -17,6 +17,7 @@
 use faer::reborrow::ReborrowMut;
 use faer::{Accum, MatMut, MatRef};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 use crate::float::Float;
 
@@ -45,12 +46,30 @@ pub const MAX_DENSITY: f64 = 0.3;
 /// s.times_into(field.as_mut(), &w_rows);
 /// assert_eq!(field, mat![[1.0, 2.0], [5.0, 6.0]]);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct SparseRows<T: Float> {
     rows: usize,
     cols: usize,
     by_row: Compressed<T>,
     by_col: Compressed<T>,
+    /// Where each row's next entry goes while the by-row index is built.
+    next: Vec<usize>,
+    /// The products' accumulators (one `n_outer x BLOCK` panel per block of hidden units),
+    /// kept between calls.
+    scratch: Mutex<Vec<T>>,
+}
+
+impl<T: Float> Clone for SparseRows<T> {
+    fn clone(&self) -> Self {
+        SparseRows {
+            rows: self.rows,
+            cols: self.cols,
+            by_row: self.by_row.clone(),
+            by_col: self.by_col.clone(),
+            next: Vec::new(),
+            scratch: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 /// Nonzeros grouped by an outer index (row or column), inner indices increasing, with the
@@ -59,6 +78,8 @@ pub struct SparseRows<T: Float> {
 /// dense operand it reads in L1.
 #[derive(Clone, Debug, Default)]
 struct Compressed<T> {
+    /// Where each outer index's entries start (`n_outer + 1` values).
+    start: Vec<usize>,
     seg: Vec<usize>,
     idx: Vec<u32>,
     val: Vec<T>,
@@ -66,15 +87,16 @@ struct Compressed<T> {
     tile: usize,
 }
 
-/// Inner indices per tile: `tile x BLOCK` elements of the dense operand fill 16 KiB.
+/// Inner indices per tile: `tile x BLOCK` elements of the dense operand fill 32 KiB.
 fn tile_len<T>() -> usize {
     32768 / (BLOCK * std::mem::size_of::<T>())
 }
 
 impl<T: Float> Compressed<T> {
-    /// Tile boundaries for `n_outer` outer indices whose entries start at `start[o]`, with
-    /// `n_inner` inner indices.
-    fn segment(&mut self, start: &[usize], n_inner: usize) {
+    /// Tile boundaries for the `n_outer` outer indices whose entries start at `start[o]`,
+    /// with `n_inner` inner indices.
+    fn segment(&mut self, n_inner: usize) {
+        let start = &self.start;
         let n_outer = start.len() - 1;
         self.tile = tile_len::<T>();
         self.tiles = n_inner.div_ceil(self.tile);
@@ -91,10 +113,11 @@ impl<T: Float> Compressed<T> {
         }
     }
 
-    /// `acc[o] += sum over the entries (o, c, x) of x * m[c]`, where `m[c]` is the slice
+    /// `acc[o] (=|+=) sum over the entries (o, c, x) of x * m[c]`, where `m[c]` is the slice
     /// `[j0, j0 + BLOCK)` of column `c` of the column-major `m` (columns `stride` apart) and
-    /// `acc` holds `BLOCK` values per outer index, tile by tile.
-    fn gather(&self, m: &[T], stride: usize, j0: usize, acc: &mut [T]) {
+    /// `acc` holds `BLOCK` values per outer index, tile by tile; `init`: `acc` is overwritten
+    /// (its contents are not read).
+    fn gather(&self, m: &[T], stride: usize, j0: usize, acc: &mut [T], init: bool) {
         for t in 0..self.tiles {
             gather_tile(
                 &self.seg[t..],
@@ -105,6 +128,7 @@ impl<T: Float> Compressed<T> {
                 stride,
                 j0,
                 acc,
+                init && t == 0,
             );
         }
     }
@@ -118,12 +142,15 @@ impl<T: Float> SparseRows<T> {
             cols: 0,
             by_row: Compressed::default(),
             by_col: Compressed::default(),
+            next: Vec::new(),
+            scratch: Mutex::new(Vec::new()),
         }
     }
 
     /// Indexes the nonzeros of `m` if at most `max_density` of its entries are nonzero and
     /// returns whether it did (otherwise the index is left empty and the caller should use a
-    /// GEMM). Allocates only when `m` has more nonzeros than any matrix indexed before.
+    /// GEMM, as for a view that is not column-major). Allocates only when `m` is larger or
+    /// has more nonzeros than any matrix indexed before.
     pub fn fill_from(&mut self, m: MatRef<'_, T>, max_density: f64) -> bool {
         let (rows, cols) = (m.nrows(), m.ncols());
         self.rows = 0;
@@ -135,7 +162,9 @@ impl<T: Float> SparseRows<T> {
         // SAFETY: row stride 1, so column j is `rows` contiguous elements from its first.
         let column = |j: usize| unsafe { std::slice::from_raw_parts(m.col(j).as_ptr(), rows) };
         // Pass 1: nonzeros per row (vectorised over the rows of each column).
-        let mut row_start = vec![0usize; rows + 1];
+        let row_start = &mut self.by_row.start;
+        row_start.clear();
+        row_start.resize(rows + 1, 0);
         for j in 0..cols {
             for (n, &x) in row_start[1..].iter_mut().zip(column(j)) {
                 *n += usize::from(x != zero);
@@ -154,7 +183,8 @@ impl<T: Float> SparseRows<T> {
         by_col.idx.resize(nnz + rows, 0);
         by_col.val.resize(nnz + rows, zero);
         let (idx, val) = (&mut by_col.idx[..], &mut by_col.val[..]);
-        let mut col_start = Vec::with_capacity(cols + 1);
+        let col_start = &mut by_col.start;
+        col_start.clear();
         let mut n = 0;
         for j in 0..cols {
             col_start.push(n);
@@ -177,9 +207,11 @@ impl<T: Float> SparseRows<T> {
         by_row.idx.resize(nnz, 0);
         by_row.val.resize(nnz, zero);
         let (ridx, rval) = (&mut by_row.idx[..], &mut by_row.val[..]);
-        let mut next = row_start[..rows].to_vec();
+        let next = &mut self.next;
+        next.clear();
+        next.extend_from_slice(&by_row.start[..rows]);
         for j in 0..cols {
-            let (s, e) = (col_start[j], col_start[j + 1]);
+            let (s, e) = (by_col.start[j], by_col.start[j + 1]);
             for (&r, &x) in by_col.idx[s..e].iter().zip(&by_col.val[s..e]) {
                 let slot = &mut next[r as usize];
                 ridx[*slot] = j as u32;
@@ -187,8 +219,8 @@ impl<T: Float> SparseRows<T> {
                 *slot += 1;
             }
         }
-        by_row.segment(&row_start, cols);
-        by_col.segment(&col_start, rows);
+        by_row.segment(cols);
+        by_col.segment(rows);
         self.rows = rows;
         self.cols = cols;
         true
@@ -213,7 +245,8 @@ impl<T: Float> SparseRows<T> {
     pub fn times_into(&self, dst: MatMut<'_, T>, w: &DenseRows<T>) {
         assert_eq!(w.rows(), self.cols, "W has one row per column of S");
         assert_eq!((dst.nrows(), dst.ncols()), (self.rows, w.cols()));
-        product(&[(&self.by_row, w)], dst, Accum::Replace, T::of(1.0));
+        let terms = [(&self.by_row, w)];
+        product(&terms, dst, Accum::Replace, T::of(1.0), &self.scratch);
     }
 
     /// `dst <- alpha S^T H` (`Accum::Replace`) or `dst += alpha S^T H` (`Accum::Add`) from
@@ -228,7 +261,7 @@ impl<T: Float> SparseRows<T> {
     ) {
         assert_eq!(h.rows(), self.rows, "H has one row per row of S");
         assert_eq!((dst.nrows(), dst.ncols()), (self.cols, h.cols()));
-        product(&[(&self.by_col, h)], dst, accum, alpha);
+        product(&[(&self.by_col, h)], dst, accum, alpha, &self.scratch);
     }
 
     /// `dst <- S^T H + S2^T H2`, the two sums added before `dst` is written (once): the
@@ -246,7 +279,7 @@ impl<T: Float> SparseRows<T> {
         assert_eq!(other_h.cols(), h.cols(), "H and H2 have the same columns");
         assert_eq!((dst.nrows(), dst.ncols()), (self.cols, h.cols()));
         let terms = [(&self.by_col, h), (&other.by_col, other_h)];
-        product(&terms, dst, Accum::Replace, T::of(1.0));
+        product(&terms, dst, Accum::Replace, T::of(1.0), &self.scratch);
     }
 }
 
@@ -259,17 +292,29 @@ fn product<T: Float>(
     dst: MatMut<'_, T>,
     accum: Accum,
     alpha: T,
+    scratch: &Mutex<Vec<T>>,
 ) {
     let n_outer = dst.nrows();
+    let panel = n_outer * BLOCK;
     let add = matches!(accum, Accum::Add);
+    let mut acc = scratch
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let need = dst.ncols().div_ceil(BLOCK) * panel;
+    if acc.len() < need {
+        acc.resize(need, T::of(0.0));
+    }
+    if panel == 0 {
+        return;
+    }
     dst.par_col_chunks_mut(BLOCK)
+        .zip(acc.par_chunks_mut(panel))
         .enumerate()
-        .for_each(|(blk, mut out)| {
-            let mut acc = vec![T::of(0.0); n_outer * BLOCK];
-            for (entries, m) in terms {
-                entries.gather(m.storage(), m.ld, blk * BLOCK, &mut acc);
+        .for_each(|(blk, (mut out, acc))| {
+            for (k, (entries, m)) in terms.iter().enumerate() {
+                entries.gather(m.storage(), m.ld, blk * BLOCK, acc, k == 0);
             }
-            write_block(out.rb_mut(), &acc, alpha, add);
+            write_block(out.rb_mut(), acc, alpha, add);
         });
 }
 
@@ -305,7 +350,8 @@ simd_dispatch! {
     /// For every outer index `o` (one [`BLOCK`] of `acc` each): `acc[o] += sum_k val[k] *
     /// m[idx[k] * stride + j0 ..][..BLOCK]` over the entries `k` in `seg[o * seg_stride]
     /// .. seg[o * seg_stride + 1]`: sums of scaled column slices of a column-major matrix,
-    /// vectorised along the slice, the sums kept in registers.
+    /// vectorised along the slice, the sums kept in registers; `init`: `acc` is overwritten
+    /// instead (zero where there are no entries).
     fn gather_tile<T>(
         seg: &[usize],
         seg_stride: usize,
@@ -315,14 +361,20 @@ simd_dispatch! {
         stride: usize,
         j0: usize,
         acc: &mut [T],
+        init: bool,
     ) {
         for (o, a) in acc.chunks_exact_mut(BLOCK).enumerate() {
             let (b, e) = (seg[o * seg_stride], seg[o * seg_stride + 1]);
             if b == e {
+                if init {
+                    a.fill(T::of(0.0));
+                }
                 continue;
             }
             let mut sum = [T::of(0.0); BLOCK];
-            sum.copy_from_slice(a);
+            if !init {
+                sum.copy_from_slice(a);
+            }
             for (&c, &v) in idx[b..e].iter().zip(&val[b..e]) {
                 let col = &m[c as usize * stride + j0..][..BLOCK];
                 for t in 0..BLOCK {
