@@ -20,21 +20,24 @@ bin=target/release/emf-rbm
 data=${EMF_RBM_DATA:-../shared/data}/mnist
 tmp=$(mktemp -d)
 log=$tmp/times.txt
-epoch() {  # method precision threads
-  local flag=""
+# cd1-dense, pcd1-dense: the same methods with every product a GEMM (--dense-products).
+methods="cd1 cd1-dense pcd1 pcd1-dense mf tap2 tap3"
+epoch() {  # method[-dense] precision threads
+  local flag="" method=${1%-dense}
   [ "$2" = f32 ] && flag=--f32
-  RAYON_NUM_THREADS=$3 "$bin" train --data "$data" --hidden 500 --method "$1" --batch 100 \
+  [ "$method" != "$1" ] && flag="$flag --dense-products"
+  RAYON_NUM_THREADS=$3 "$bin" train --data "$data" --hidden 500 --method "$method" --batch 100 \
     --lr 0.01 --epochs 1 --monitor-every 0 $flag --seed 1 --out "$tmp/m.json" > /dev/null 2>&1
   python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['history']['train_seconds'])" "$tmp/m.json"
 }
 for r in $(seq "$rounds"); do
   bash ../shared/bench/baselines.sh 1 | sed "s/^/baseline /" | tee -a "$log"
-  for m in cd1 pcd1 mf tap2 tap3; do
+  for m in $methods; do
     for p in f64 f32; do
       echo "emf-rbm $m $p: $(epoch $m $p 2) s/epoch" | tee -a "$log"
     done
   done
-  for m in cd1 pcd1 mf tap2 tap3; do
+  for m in $methods; do
     for p in f64 f32; do
       echo "emf-rbm 1t $m $p: $(epoch $m $p 1) s/epoch" | tee -a "$log"
     done
@@ -48,15 +51,16 @@ for line in open(sys.argv[1]):
     if m:
         times.setdefault(m.group(2), []).append(float(m.group(3)))
 med = {k: statistics.median(v) for k, v in times.items()}
-base = {("cd1", "f64"): "sklearn PCD-1 f64", ("cd1", "f32"): "sklearn PCD-1 f32",
-        ("pcd1", "f64"): "sklearn PCD-1 f64", ("pcd1", "f32"): "sklearn PCD-1 f32"}
+base = {}
+for m in ("cd1", "cd1-dense", "pcd1", "pcd1-dense"):
+    base[(m, "f64")], base[(m, "f32")] = "sklearn PCD-1 f64", "sklearn PCD-1 f32"
 for o, m in ((1, "mf"), (2, "tap2"), (3, "tap3")):
     base[(m, "f64")] = f"numpy TAP order {o} float64"
     base[(m, "f32")] = f"numpy TAP order {o} float32"
 print(f"\n{sys.argv[2]} interleaved rounds, medians (s per epoch, 2 threads):\n")
 print("| method | emf-rbm f64 | baseline f64 | ratio | emf-rbm f32 | baseline f32 | ratio | f64 / f32 | 2 vs 1 thread f64 | f32 |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-for m in ("cd1", "pcd1", "mf", "tap2", "tap3"):
+for m in ("cd1", "cd1-dense", "pcd1", "pcd1-dense", "mf", "tap2", "tap3"):
     a, b = med[f"emf-rbm {m} f64"], med[f"emf-rbm {m} f32"]
     a1, b1 = med[f"emf-rbm 1t {m} f64"], med[f"emf-rbm 1t {m} f32"]
     x, y = med[base[(m, "f64")]], med[base[(m, "f32")]]
