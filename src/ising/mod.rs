@@ -18,6 +18,7 @@
 //! ```
 
 pub mod bipartite;
+pub mod divergence;
 pub mod exact;
 pub mod kaufman;
 pub mod lattice;
