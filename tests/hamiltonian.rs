@@ -728,3 +728,50 @@ fn listing_every_subset_refuses_huge_requests() {
     assert!(ham.coupling(&[3, 3]).is_err());
     assert!(ham.coupling(&[60]).is_err());
 }
+
+/// Distance shells of the 8 x 8 torus: the pair counts of each shell (every site has 4
+/// neighbours at 1, 4 at sqrt 2, 4 at 2, 8 at sqrt 5, 4 at sqrt 8, 4 at 3, 8 at sqrt 10,
+/// 2 at 4, ...: 2016 pairs in all), and means, spreads and mean |J| against a direct sum.
+#[test]
+fn distance_shells_of_the_torus() {
+    use emf_rbm::hamiltonian::LatticeShape;
+    let torus = LatticeShape::square(64, true).unwrap();
+    let v = |i: usize, k: usize| ((i * 7 + k * 7 + (i * k) % 5) % 11) as f64 - 5.0;
+    let j = emf_rbm::faer::Mat::<f64>::from_fn(64, 64, |i, k| v(i.min(k), i.max(k)));
+    let shells = torus.shells(j.as_ref()).unwrap();
+    let expect = [
+        (1.0, 128),
+        (2f64.sqrt(), 128),
+        (2.0, 128),
+        (5f64.sqrt(), 256),
+        (8f64.sqrt(), 128),
+        (3.0, 128),
+        (10f64.sqrt(), 256),
+        (13f64.sqrt(), 256),
+        (4.0, 64),
+    ];
+    for (s, &(d, n)) in shells.iter().zip(&expect) {
+        assert!(
+            (s.distance - d).abs() < 1e-12 && s.count == n,
+            "{s:?} against {d} x {n}"
+        );
+    }
+    assert_eq!(shells.iter().map(|s| s.count).sum::<usize>(), 64 * 63 / 2);
+    for s in &shells {
+        let vals: Vec<f64> = (0..64)
+            .flat_map(|i| (i + 1..64).map(move |k| (i, k)))
+            .filter(|&(i, k)| (torus.distance(i, k) - s.distance).abs() < 1e-9)
+            .map(|(i, k)| v(i, k))
+            .collect();
+        let n = vals.len() as f64;
+        let mean = vals.iter().sum::<f64>() / n;
+        let sd = (vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let mean_abs = vals.iter().map(|x| x.abs()).sum::<f64>() / n;
+        assert_eq!(vals.len(), s.count);
+        assert!((s.mean - mean).abs() < 1e-12 && (s.sd - sd).abs() < 1e-12);
+        assert!((s.mean_abs - mean_abs).abs() < 1e-12);
+    }
+    assert!(torus
+        .shells(emf_rbm::faer::Mat::<f64>::zeros(63, 63).as_ref())
+        .is_err());
+}

@@ -126,6 +126,59 @@ impl LatticeShape {
     }
 }
 
+/// The pair couplings at one lattice distance (see [`LatticeShape::shells`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DistanceShell {
+    /// The distance.
+    pub distance: f64,
+    /// Pairs at this distance.
+    pub count: usize,
+    /// Mean coupling.
+    pub mean: f64,
+    /// Standard deviation of the couplings (over the pairs).
+    pub sd: f64,
+    /// Mean absolute coupling.
+    pub mean_abs: f64,
+}
+
+impl LatticeShape {
+    /// The pairs of a symmetric `n x n` pair-coupling matrix grouped by distance (within
+    /// 1e-9), nearest first: count, mean, spread and mean `|J|` of each shell.
+    ///
+    /// ```
+    /// use emf_rbm::hamiltonian::LatticeShape;
+    /// let torus = LatticeShape::square(64, true).unwrap();
+    /// let d = |i: usize, k: usize| torus.distance(i, k);
+    /// let j = emf_rbm::faer::Mat::<f64>::from_fn(64, 64, |i, k| if d(i, k) == 1.0 { 0.5 } else { 0.0 });
+    /// let shells = torus.shells(j.as_ref()).unwrap();
+    /// assert_eq!((shells[0].distance, shells[0].count, shells[0].mean), (1.0, 128, 0.5));
+    /// assert_eq!((shells[1].count, shells[1].mean), (128, 0.0)); // the diagonals
+    /// ```
+    pub fn shells(&self, m: faer::MatRef<'_, f64>) -> crate::Result<Vec<DistanceShell>> {
+        let mut pts = self.pairs_by_distance(m)?;
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut shells: Vec<DistanceShell> = Vec::new();
+        let mut start = 0;
+        while start < pts.len() {
+            let d = pts[start].0;
+            let end = start + pts[start..].iter().take_while(|p| p.0 - d < 1e-9).count();
+            let vals = &pts[start..end];
+            let n = vals.len() as f64;
+            let mean = vals.iter().map(|p| p.1).sum::<f64>() / n;
+            let var = vals.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / n;
+            shells.push(DistanceShell {
+                distance: d,
+                count: vals.len(),
+                mean,
+                sd: var.sqrt(),
+                mean_abs: vals.iter().map(|p| p.1.abs()).sum::<f64>() / n,
+            });
+            start = end;
+        }
+        Ok(shells)
+    }
+}
+
 impl std::str::FromStr for LatticeShape {
     type Err = crate::Error;
 

@@ -50,7 +50,7 @@ use crate::float::Float;
 use crate::linalg::softplus;
 use crate::rbm::Rbm;
 
-pub use lattice::{lattice_distance, lattice_neighbourhoods, LatticeShape};
+pub use lattice::{lattice_distance, lattice_neighbourhoods, DistanceShell, LatticeShape};
 pub use report::{CouplingReport, Listing};
 use search::triples_within;
 pub use search::{binomial, sort_by_magnitude, Subsets};
