@@ -18,6 +18,7 @@
 //! ```
 
 pub mod bipartite;
+pub mod block;
 pub mod divergence;
 pub mod exact;
 pub mod kaufman;
