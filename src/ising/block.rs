@@ -128,23 +128,12 @@ pub fn fit_couplings(samples: &Dataset, l: usize) -> Result<CouplingFit> {
     let (mut j, mut iterations, mut converged) = ([0.0f64; 2], 0, false);
     while iterations < 50 && !converged {
         iterations += 1;
-        let (mut g, mut h) = ([0.0f64; 2], [[0.0f64; 2]; 2]);
-        for &(s, a, b) in &terms {
-            let x = [a, b];
-            let field = j[0] * a + j[1] * b;
-            let p = crate::linalg::sigmoid(2.0 * s * field);
-            for u in 0..2 {
-                g[u] += 2.0 * s * x[u] * (1.0 - p);
-                for w in 0..2 {
-                    h[u][w] -= 4.0 * x[u] * x[w] * p * (1.0 - p);
-                }
-            }
-        }
+        let (g, h, _) = derivatives(&terms, j, n);
         let step = solve2(h, g);
         j = [j[0] - step[0], j[1] - step[1]];
         converged = step[0].abs().max(step[1].abs()) < 1e-10;
     }
-    let (h, b) = sandwich(&terms, j, n);
+    let (_, h, b) = derivatives(&terms, j, n);
     let hinv = invert2(h);
     let cov = mul2(mul2(hinv, b), hinv);
     Ok(CouplingFit {
@@ -159,10 +148,14 @@ pub fn fit_couplings(samples: &Dataset, l: usize) -> Result<CouplingFit> {
     })
 }
 
-/// The Hessian of the pseudo-log-likelihood and the sum over samples of the outer products
-/// of each sample's gradient (`n` sites per sample) at `j`.
-fn sandwich(terms: &[(f64, f64, f64)], j: [f64; 2], n: usize) -> ([[f64; 2]; 2], [[f64; 2]; 2]) {
-    let (mut h, mut b) = ([[0.0f64; 2]; 2], [[0.0f64; 2]; 2]);
+/// At `j`: the gradient and Hessian of the pseudo-log-likelihood, and the sum over samples
+/// (`n` sites each) of the outer products of each sample's gradient (the sandwich's middle).
+fn derivatives(
+    terms: &[(f64, f64, f64)],
+    j: [f64; 2],
+    n: usize,
+) -> ([f64; 2], [[f64; 2]; 2], [[f64; 2]; 2]) {
+    let (mut total, mut h, mut b) = ([0.0f64; 2], [[0.0f64; 2]; 2], [[0.0f64; 2]; 2]);
     for sample in terms.chunks_exact(n) {
         let mut g = [0.0f64; 2];
         for &(s, a, c) in sample {
@@ -176,12 +169,13 @@ fn sandwich(terms: &[(f64, f64, f64)], j: [f64; 2], n: usize) -> ([[f64; 2]; 2],
             }
         }
         for u in 0..2 {
+            total[u] += g[u];
             for w in 0..2 {
                 b[u][w] += g[u] * g[w];
             }
         }
     }
-    (h, b)
+    (total, h, b)
 }
 
 fn invert2(m: [[f64; 2]; 2]) -> [[f64; 2]; 2] {

@@ -25,9 +25,10 @@ use crate::float::Float;
 pub const BLOCK: usize = 64;
 
 /// The density at or below which the trainer's products take the sparse path. Measured at
-/// MNIST's shapes (`cargo bench --bench sparse`): a CD update's three products with the copy
-/// of `W`'s rows cost 0.47x (f64) and 0.58x (f32) of their GEMMs at MNIST's 13 % ones,
-/// 0.73x and 0.82x at 30 %, and break even near 40 %.
+/// MNIST's shapes (`cargo bench --bench sparse`, two runs on 2026-12-07): a CD update's
+/// three products with the copy of `W`'s rows cost 0.47-0.55x (f64) and 0.56-0.58x (f32) of
+/// their GEMMs at MNIST's 13 % ones, 0.73-0.81x and 0.78-0.82x at 30 %, and break even near
+/// 40 % (0.89-0.91x f64, 0.97-1.04x f32).
 pub const MAX_DENSITY: f64 = 0.3;
 
 /// The nonzeros of a dense `rows x cols` matrix, by row (columns increasing) and by column
