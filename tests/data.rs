@@ -779,3 +779,23 @@ fn mnist_folder_of_zero_one_bytes() {
     let (_, te) = Dataset::load_split(spec).unwrap();
     assert!(te.unwrap().as_slice().iter().all(|&x| x == 0.0));
 }
+
+#[test]
+fn crop_takes_a_rectangle_of_every_image() {
+    let d = Dataset::digits();
+    let patch = d.crop(1, 3, 4, 5).unwrap();
+    assert_eq!((patch.n_samples(), patch.n_features()), (d.n_samples(), 20));
+    assert_eq!(patch.image_shape(), Some((4, 5)));
+    assert_eq!(patch.labels(), d.labels());
+    for (p, row) in patch.rows().zip(d.rows()).take(50) {
+        for r in 0..4 {
+            for c in 0..5 {
+                assert_eq!(p[r * 5 + c], row[(1 + r) * 8 + 3 + c]);
+            }
+        }
+    }
+    let e = d.crop(5, 0, 4, 4).unwrap_err().to_string();
+    assert!(e.contains("does not fit 8 x 8"), "{e}");
+    let flat = Dataset::new(vec![0.0; 6], 3, None).unwrap();
+    assert!(flat.crop(0, 0, 1, 1).is_err());
+}

@@ -126,6 +126,45 @@ impl Dataset {
         Ok(self)
     }
 
+    /// The rectangle of `rows x cols` pixels at (`top`, `left`) of every image (a data set of
+    /// that image shape, labels and name kept). Errors when the data has no image shape or
+    /// the rectangle does not fit.
+    ///
+    /// ```
+    /// let d = emf_rbm::data::Dataset::digits();
+    /// let patch = d.crop(2, 2, 4, 4).unwrap();
+    /// assert_eq!((patch.n_features(), patch.image_shape()), (16, Some((4, 4))));
+    /// assert_eq!(patch.row(0)[0], d.row(0)[2 * 8 + 2]);
+    /// ```
+    pub fn crop(&self, top: usize, left: usize, rows: usize, cols: usize) -> Result<Dataset> {
+        let (h, w) = self
+            .image_shape
+            .ok_or_else(|| Error::param("crop", "the data set has no image shape to crop"))?;
+        if rows == 0 || cols == 0 || top + rows > h || left + cols > w {
+            return Err(Error::param(
+                "crop",
+                format!(
+                    "a {rows} x {cols} rectangle at ({top}, {left}) does not fit {h} x {w} images"
+                ),
+            ));
+        }
+        let mut data = Vec::with_capacity(self.n_samples * rows * cols);
+        for row in self.rows() {
+            for r in top..top + rows {
+                data.extend_from_slice(&row[r * w + left..r * w + left + cols]);
+            }
+        }
+        Ok(Dataset {
+            data,
+            n_samples: self.n_samples,
+            n_features: rows * cols,
+            labels: self.labels.clone(),
+            image_shape: Some((rows, cols)),
+            name: self.name.clone(),
+            notes: self.notes.clone(),
+        })
+    }
+
     /// The same data under another name (shown in logs and reports).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();

@@ -36,7 +36,9 @@ mod report;
 pub mod scalar;
 mod search;
 mod spin;
+mod statistics;
 mod table;
+mod truncation;
 
 use std::fmt;
 use std::str::FromStr;
@@ -55,7 +57,12 @@ pub use report::{CouplingReport, Listing};
 use search::triples_within;
 pub use search::{binomial, sort_by_magnitude, Subsets};
 pub use spin::SpinMethod;
-pub use table::CouplingTable;
+pub use statistics::{
+    activation_weighted, approximation_error, magnitude_curve, random_subsets, ActivatedCoupling,
+    ApproximationError, OrderCouplings, OrderSummary, SummaryTable,
+};
+pub use table::{mask_of, CouplingTable};
+pub use truncation::{energy_fit, truncation_scores, EnergyFit, PairExpansion, TruncationScore};
 
 /// The basis couplings are expressed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
