@@ -17,6 +17,7 @@ use crate::plot::{LineChart, Mosaic};
 use crate::tap::TapOrder;
 use crate::train::keys::{self, Key, MetricData};
 use crate::train::metrics::{EmfConfig, MetricKind, MonitorConfig, TapLnZConfig};
+use crate::train::tap_estimates::{TapEstimates, EMF_HELD_OUT};
 use crate::train::{Fitted, Logger, Method, ProgressBar, TrainConfig, Trainer};
 
 /// One method's run within a [`Comparison`].
@@ -58,6 +59,10 @@ pub struct CompareOptions {
     pub progress: bool,
     /// Log one line of metrics per monitored epoch (stderr).
     pub log: bool,
+    /// Score the TAP estimates of every run against the exact values and record the EMF
+    /// likelihood of the held-out set ([`TapEstimates`]; pair it with a monitor from
+    /// [`TapEstimates::monitor`]), for [`Comparison::tap_table`].
+    pub tap_estimates: bool,
 }
 
 /// Trains `base` once per method (only `method` changes; same seed, data and budget).
@@ -75,7 +80,7 @@ pub fn compare<T: Float>(
     compare_with(base, methods, train, held_out, &opts)
 }
 
-/// [`compare`] with options (progress bars, logging).
+/// [`compare`] with options (progress bars, logging, TAP estimates).
 pub fn compare_with<T: Float>(
     base: &TrainConfig,
     methods: &[Method],
@@ -83,28 +88,44 @@ pub fn compare_with<T: Float>(
     held_out: &Dataset,
     opts: &CompareOptions,
 ) -> Result<Comparison<T>> {
-    if methods.is_empty() {
+    let runs: Vec<(String, Method)> = methods.iter().map(|m| (m.name(), m.clone())).collect();
+    compare_labelled(base, &runs, train, held_out, opts)
+}
+
+/// [`compare_with`] with a label per run (for example two runs of one method with different
+/// solver settings).
+pub fn compare_labelled<T: Float>(
+    base: &TrainConfig,
+    runs: &[(String, Method)],
+    train: &Dataset,
+    held_out: &Dataset,
+    opts: &CompareOptions,
+) -> Result<Comparison<T>> {
+    if runs.is_empty() {
         return Err(Error::param(
             "methods",
             "give at least one method to compare",
         ));
     }
-    let mut runs = Vec::new();
-    for m in methods {
+    let mut out = Vec::new();
+    for (name, m) in runs {
         let mut cfg = base.clone();
         cfg.method = m.clone();
         cfg.validate()?;
         let mut trainer = Trainer::<T>::new(cfg);
         if opts.progress {
-            trainer = trainer.with_observer(ProgressBar::new(m.name()));
+            trainer = trainer.with_observer(ProgressBar::new(name.clone()));
         }
         if opts.log {
             trainer = trainer.with_observer(Logger::stderr());
         }
+        if opts.tap_estimates {
+            trainer = trainer.with_observer(TapEstimates::new(held_out));
+        }
         let t0 = Instant::now();
         let fitted = trainer.fit(train, Some(held_out))?;
-        runs.push(MethodRun {
-            name: m.name(),
+        out.push(MethodRun {
+            name: name.clone(),
             fitted,
             wall_seconds: t0.elapsed().as_secs_f64(),
         });
@@ -116,11 +137,66 @@ pub fn compare_with<T: Float>(
             train.n_samples(),
             train.n_features()
         ),
-        runs,
+        runs: out,
     })
 }
 
 impl<T: Float> Comparison<T> {
+    /// A plain-text table of the TAP estimates, one row per method, at the last record: the
+    /// exact held-out log-likelihood; the one implied by the TAP2 ln Z estimate with its
+    /// converged particles; the EMF estimate ([`EMF_HELD_OUT`], recorded by
+    /// [`TapEstimates`](crate::train::tap_estimates::TapEstimates)); both minus the exact
+    /// value; the mean fixed-point sweeps and largest residual of the training updates
+    /// (TAP methods); train and wall seconds. `-`: not measured.
+    pub fn tap_table(&self) -> String {
+        let f =
+            |x: Option<f64>, w: usize| x.map_or(format!("{:>w$}", "-"), |v| format!("{v:>w$.3}"));
+        let mut s = format!(
+            "{:<10} {:>9} {:>9} {:>7} {:>9} {:>12} {:>9} {:>7} {:>9} {:>8} {:>7}\n",
+            "method",
+            "exact LL",
+            "TAP2 LL",
+            "conv.",
+            "EMF LL",
+            "TAP2-exact",
+            "EMF-exact",
+            "sweeps",
+            "residual",
+            "train s",
+            "wall s"
+        );
+        for r in &self.runs {
+            let Some(e) = r.fitted.history.last() else {
+                continue;
+            };
+            let ll = e.log_likelihood_held_out;
+            let tap2 = e.get(&keys::tap_log_likelihood_held_out(TapOrder::Tap2));
+            let t2 = tap2.as_ref().and_then(|t| t.value);
+            let conv = tap2.map_or("-".to_string(), |t| {
+                format!("{}/{}", t.n_converged, t.n_particles)
+            });
+            let emf = e.get(&EMF_HELD_OUT);
+            let minus_exact = |x: Option<f64>| Some(x? - ll?);
+            s.push_str(&format!(
+                "{:<10} {} {} {:>7} {} {} {} {} {} {:>8.2} {:>7.2}\n",
+                r.name,
+                f(ll, 9),
+                f(t2, 9),
+                conv,
+                f(emf, 9),
+                f(minus_exact(t2), 12),
+                f(minus_exact(emf), 9),
+                e.sweeps_mean
+                    .map_or(format!("{:>7}", "-"), |v| format!("{v:>7.1}")),
+                e.residual_max
+                    .map_or(format!("{:>9}", "-"), |v| format!("{v:>9.1e}")),
+                r.train_seconds(),
+                r.wall_seconds
+            ));
+        }
+        s
+    }
+
     /// A plain-text table, one row per method, of the last record: the exact held-out
     /// log-likelihood; the forward AIS one (tends to overestimate) and the RAISE one (a
     /// stochastic lower bound), on the same held-out rows, each with its interval and

@@ -472,3 +472,81 @@ fn study_summaries_read_and_tabulate() {
     assert!(err.contains("not JSON"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `TapEstimates` records each TAP estimate's error against the exact ln Z and the EMF
+/// likelihood at the epochs the monitor named, and `tap_table` prints them.
+#[test]
+fn tap_estimates_score_the_monitor_and_tabulate() {
+    use emf_rbm::compare::MethodRun;
+    use emf_rbm::estimate::tap::emf_log_likelihood;
+    use emf_rbm::tap::SolverOptions;
+    use emf_rbm::train::tap_estimates::{tap_error, TapEstimates, EMF_EXCESS, EMF_HELD_OUT};
+    use emf_rbm::train::Trainer;
+    let (train, test) = Dataset::digits()
+        .binarize(0.5)
+        .head(400)
+        .split(0.25, 3)
+        .unwrap();
+    let cfg = TrainConfig::builder()
+        .n_hidden(6)
+        .epochs(3)
+        .batch_size(20)
+        .method(Method::Cd { k: 1 })
+        .monitor(TapEstimates::monitor(vec![1], 20).unwrap())
+        .build()
+        .unwrap();
+    let fitted = Trainer::<f64>::new(cfg)
+        .with_observer(TapEstimates::new(&test))
+        .fit(&train, Some(&test))
+        .unwrap();
+    let h = &fitted.history;
+    assert_eq!(epochs_of(h, &tap_error(TapOrder::Tap2)), vec![1, 3]);
+    assert_eq!(epochs_of(h, &EMF_HELD_OUT), vec![1, 3]);
+    let last = h.last().unwrap();
+    for order in TapOrder::ALL {
+        let est = last.get(&keys::tap_ln_z(order)).unwrap().value.unwrap();
+        let err = last.get(&tap_error(order)).unwrap();
+        assert_eq!(err, est - last.ln_z_exact.unwrap());
+    }
+    let emf = emf_log_likelihood(
+        &fitted.rbm,
+        test.to_mat::<f64>().as_ref(),
+        &SolverOptions::paper(),
+    )
+    .unwrap();
+    let mean = emf.iter().sum::<f64>() / emf.len() as f64;
+    assert!((last.get(&EMF_HELD_OUT).unwrap() - mean).abs() < 1e-12);
+    let excess = last.get(&EMF_EXCESS).unwrap();
+    assert!((excess - (mean - last.log_likelihood_held_out.unwrap())).abs() < 1e-12);
+    // The same run through the harness, labelled: the same values.
+    let opts = CompareOptions {
+        tap_estimates: true,
+        ..CompareOptions::default()
+    };
+    let base = fitted.history.config.clone();
+    let labelled: Comparison<f64> = emf_rbm::compare::compare_labelled(
+        &base,
+        &[("mine".to_string(), Method::Cd { k: 1 })],
+        &train,
+        &test,
+        &opts,
+    )
+    .unwrap();
+    assert_eq!(labelled.runs[0].name, "mine");
+    let again = labelled.runs[0].fitted.history.last().unwrap();
+    assert_eq!(again.get(&EMF_HELD_OUT), last.get(&EMF_HELD_OUT));
+    let cmp = Comparison {
+        data: "digits".into(),
+        runs: vec![MethodRun {
+            name: "cd1".into(),
+            fitted: fitted.clone(),
+            wall_seconds: 1.5,
+        }],
+    };
+    let table = cmp.tap_table();
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("cd1"), "{table}");
+    assert!(row.contains(&format!("{mean:.3}")), "{table}");
+    assert!(row.contains(&format!("{excess:.3}")), "{table}");
+    assert!(row.contains("20/20") || row.contains("/20"), "{table}");
+}

@@ -91,6 +91,7 @@ fn run_typed<T: Float>(a: &CompareArgs) -> Result<()> {
     let opts = CompareOptions {
         progress: !a.training.quiet && !a.training.log,
         log: a.training.log,
+        ..CompareOptions::default()
     };
     let cmp: Comparison<T> = compare_with(&cfg, &methods, &train, &held_out, &opts)?;
     print!("{}", cmp.table());

@@ -19,6 +19,7 @@ pub mod phase;
 pub mod spectrum;
 pub mod state;
 pub mod tap;
+pub mod tap_estimates;
 pub mod trainer;
 
 pub use cd::{ContrastiveDivergence, PersistentCd};
