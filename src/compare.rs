@@ -145,7 +145,7 @@ impl<T: Float> Comparison<T> {
     /// A plain-text table of the TAP estimates, one row per method, at the last record: the
     /// exact held-out log-likelihood; the one implied by the TAP2 ln Z estimate with its
     /// converged particles; the EMF estimate ([`EMF_HELD_OUT`], recorded by
-    /// [`TapEstimates`](crate::train::tap_estimates::TapEstimates)); both minus the exact
+    /// [`TapEstimates`]); both minus the exact
     /// value; the mean fixed-point sweeps and largest residual of the training updates
     /// (TAP methods); train and wall seconds. `-`: not measured.
     pub fn tap_table(&self) -> String {
