@@ -548,5 +548,10 @@ fn tap_estimates_score_the_monitor_and_tabulate() {
     assert!(row.starts_with("cd1"), "{table}");
     assert!(row.contains(&format!("{mean:.3}")), "{table}");
     assert!(row.contains(&format!("{excess:.3}")), "{table}");
-    assert!(row.contains("20/20") || row.contains("/20"), "{table}");
+    let tap2 = last
+        .get(&keys::tap_log_likelihood_held_out(TapOrder::Tap2))
+        .unwrap();
+    let conv = format!("{}/{}", tap2.n_converged, tap2.n_particles);
+    assert_eq!(tap2.n_particles, 20);
+    assert!(row.contains(&conv), "{conv} not in {table}");
 }

@@ -232,7 +232,8 @@ pub const fn tap_log_likelihood_held_out(order: TapOrder) -> Key<TapValue> {
     TAP_LL_HELD_OUT[order_index(order)]
 }
 
-const fn order_index(order: TapOrder) -> usize {
+/// The index of `order` in the per-order key tables (MF, TAP2, TAP3).
+pub(crate) const fn order_index(order: TapOrder) -> usize {
     match order {
         TapOrder::Mf => 0,
         TapOrder::Tap2 => 1,

@@ -27,11 +27,7 @@ const TAP_ERROR: [Key<f64>; 3] = [
 
 /// `ln Z_est - ln Z` of the TAP estimate at `order` (`mf_error`, `tap2_error`, `tap3_error`).
 pub const fn tap_error(order: TapOrder) -> Key<f64> {
-    TAP_ERROR[match order {
-        TapOrder::Mf => 0,
-        TapOrder::Tap2 => 1,
-        TapOrder::Tap3 => 2,
-    }]
+    TAP_ERROR[keys::order_index(order)]
 }
 
 /// An [`Observer`] that, at every epoch where the monitor estimated the TAP2 `ln Z`, records
