@@ -4,10 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use emf_rbm::ising::{
-    exact_energy_per_site, exact_finite, exact_magnetization, sample_ising, IsingAlgorithm,
-    IsingConfig, Measurement,
-};
+use emf_rbm::ising::check::SampleCheck;
+use emf_rbm::ising::{sample_ising, IsingAlgorithm, IsingConfig};
 use emf_rbm::output::OutputPlan;
 use emf_rbm::Result;
 
@@ -81,47 +79,6 @@ pub fn run(args: &IsingArgs) -> Result<()> {
             String::new()
         }
     );
-    let exact = exact_finite(args.size, t)?;
-    println!(
-        "{:<16} {:>22} {:>12} {:>7} {:>15}",
-        "",
-        "samples (+- s.e.)",
-        format!("exact {L}x{L}", L = args.size),
-        "z",
-        "infinite lattice"
-    );
-    let row = |name: &str, m: Measurement, exact: Option<f64>, infinite: Option<f64>| {
-        let f =
-            |x: Option<f64>, w: usize| x.map_or(format!("{:>w$}", "-"), |v| format!("{v:>w$.5}"));
-        println!(
-            "{name:<16} {:>22} {} {:>7} {}",
-            format!("{:.5} +- {:.5}", m.mean, m.stderr),
-            f(exact, 12),
-            exact.map_or("-".to_string(), |x| format!("{:+.2}", m.z_score(x))),
-            f(infinite, 15),
-        );
-    };
-    row(
-        "energy per site",
-        out.energy_per_site(),
-        Some(exact.energy_per_site),
-        Some(exact_energy_per_site(t)),
-    );
-    row(
-        "<|m|>",
-        out.abs_magnetization(),
-        exact.abs_m,
-        Some(exact_magnetization(t)),
-    );
-    row("<m^2>", out.magnetization_squared(), exact.m2, None);
-    println!(
-        "(exact: {} of the finite torus{}; z = (sample - exact) / s.e.)",
-        exact.method,
-        if exact.abs_m.is_none() {
-            "; its magnetization is not computed beyond L = 10 (<|m|>) / 12 (<m^2>)"
-        } else {
-            ""
-        }
-    );
+    print!("{}", SampleCheck::new(&out, args.size, t)?.detail());
     Ok(())
 }

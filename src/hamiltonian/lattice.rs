@@ -179,6 +179,91 @@ impl LatticeShape {
     }
 }
 
+impl LatticeShape {
+    /// The plaquettes: every 2 x 2 square of neighbouring sites (sorted units), one per site as
+    /// its top-left corner; on open boundaries only the squares inside the lattice.
+    ///
+    /// ```
+    /// use emf_rbm::hamiltonian::LatticeShape;
+    /// let torus = LatticeShape::square(16, true).unwrap();
+    /// let p = torus.plaquettes();
+    /// assert_eq!(p.len(), 16);
+    /// assert_eq!(p[0], vec![0, 1, 4, 5]);
+    /// assert_eq!(p[15], vec![0, 3, 12, 15]); // wraps around both ways
+    /// assert_eq!(LatticeShape::square(16, false).unwrap().plaquettes().len(), 9);
+    /// ```
+    pub fn plaquettes(&self) -> Vec<Vec<usize>> {
+        let (rows, cols) = (self.rows, self.cols);
+        let mut out = Vec::with_capacity(rows * cols);
+        for r in 0..rows {
+            for c in 0..cols {
+                if !self.periodic && (r + 1 == rows || c + 1 == cols) {
+                    continue;
+                }
+                let (r1, c1) = ((r + 1) % rows, (c + 1) % cols);
+                let mut p = vec![r * cols + c, r * cols + c1, r1 * cols + c, r1 * cols + c1];
+                p.sort_unstable();
+                p.dedup();
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    /// `count` random `order`-subsets of sites whose units are pairwise farther apart than
+    /// `min_distance` (each sorted; drawn uniformly among such subsets by rejection, repeats
+    /// allowed), reproducible from `seed`: the "far" controls of couplings that should vanish.
+    /// An error when fewer than one draw in 10 000 qualifies.
+    ///
+    /// ```
+    /// use emf_rbm::hamiltonian::LatticeShape;
+    /// let torus = LatticeShape::square(64, true).unwrap();
+    /// let far = torus.far_subsets(3, 50, 1.5, 7).unwrap();
+    /// assert_eq!(far.len(), 50);
+    /// assert!(far.iter().all(|s| torus.distance(s[0], s[1]) > 1.5 && torus.distance(s[1], s[2]) > 1.5));
+    /// ```
+    pub fn far_subsets(
+        &self,
+        order: usize,
+        count: usize,
+        min_distance: f64,
+        seed: u64,
+    ) -> crate::Result<Vec<Vec<usize>>> {
+        use rand::Rng as _;
+        let n = self.n_sites();
+        if order == 0 || order > n {
+            return Err(crate::Error::param(
+                "order",
+                format!("must be between 1 and the {n} sites, got {order}"),
+            ));
+        }
+        let mut rng = crate::rng::rng(seed);
+        let mut out = Vec::with_capacity(count);
+        let mut draws = 0usize;
+        while out.len() < count {
+            draws += 1;
+            if draws > 10_000 * (out.len() + 1) {
+                return Err(crate::Error::param(
+                    "min_distance",
+                    format!(
+                        "fewer than 1 in 10 000 random {order}-subsets of a {}x{} lattice have \
+                         all units farther apart than {min_distance}",
+                        self.rows, self.cols
+                    ),
+                ));
+            }
+            let mut s: Vec<usize> = (0..order).map(|_| rng.random_range(0..n)).collect();
+            s.sort_unstable();
+            let far = (0..order)
+                .all(|a| (a + 1..order).all(|b| self.distance(s[a], s[b]) > min_distance));
+            if far {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl std::str::FromStr for LatticeShape {
     type Err = crate::Error;
 

@@ -7,7 +7,9 @@
 //! - [`exact`] and [`kaufman`](mod@kaufman): the finite torus exactly (enumeration, transfer matrix,
 //!   Kaufman's formula); use these as references for samples;
 //! - [`onsager`]: the infinite lattice (Onsager, Yang);
-//! - [`statistics`]: error bars of chain averages, autocorrelation times, chi-squared.
+//! - [`statistics`]: error bars of chain averages, autocorrelation times, chi-squared;
+//! - [`check`]: samples against the exact values of their torus;
+//! - [`recovery`]: how well an RBM trained on the samples recovers the Ising couplings.
 //!
 //! ```
 //! use emf_rbm::ising::{exact_finite, sample_ising, IsingConfig};
@@ -19,11 +21,13 @@
 
 pub mod bipartite;
 pub mod block;
+pub mod check;
 pub mod divergence;
 pub mod exact;
 pub mod kaufman;
 pub mod lattice;
 pub mod onsager;
+pub mod recovery;
 pub mod sampler;
 pub mod statistics;
 

@@ -140,6 +140,59 @@ pub struct LayerFreeEnergy {
     pub coarse: Option<CoarseSummary>,
 }
 
+impl LayerFreeEnergy {
+    /// The layers of several stacks in one table, one block of rows per stack, each row
+    /// labelled (column `header`, e.g. `T` with the temperatures): `ln Z` (with how it was
+    /// computed), the negative log-likelihood per unit of the training and held-out rows, and
+    /// Hinton's gap with its bootstrap standard error.
+    ///
+    /// ```
+    /// use emf_rbm::data::Dataset;
+    /// use emf_rbm::stack::{FreeEnergyOptions, LayerFreeEnergy, Stack, StackConfig};
+    /// use emf_rbm::train::TrainConfig;
+    /// let data = Dataset::digits().binarize(0.5);
+    /// let layer = |nh| TrainConfig::builder().n_hidden(nh).epochs(1).build();
+    /// let config = StackConfig::builder().layer(layer(8)?).layer(layer(4)?).build()?;
+    /// let stack = Stack::<f64>::fit(&config, &data, None)?;
+    /// let free = stack.free_energies(&data, &data, &FreeEnergyOptions::default())?;
+    /// let table = LayerFreeEnergy::table("run", &["digits"], &[free]);
+    /// assert_eq!(table.lines().count(), 3); // a header and two layers
+    /// # Ok::<(), emf_rbm::Error>(())
+    /// ```
+    pub fn table<L: std::fmt::Display>(
+        header: &str,
+        labels: &[L],
+        stacks: &[Vec<LayerFreeEnergy>],
+    ) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!(
+            "{header:>8} {:>6} {:>8} {:>22} {:>10} {:>10} {:>17}\n",
+            "layer", "units", "ln Z", "NLL/unit", "(held out)", "gap +- s.e."
+        );
+        let dash = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.4}"));
+        for (label, layers) in labels.iter().zip(stacks) {
+            for f in layers {
+                let z = f.ln_z.map_or("-".to_string(), |z| {
+                    format!("{:.2} ({:?})", z.value, z.method)
+                });
+                let _ = writeln!(
+                    out,
+                    "{:>8} {:>6} {:>8} {:>22} {:>10} {:>10} {:>8.3} +- {:.3}",
+                    label.to_string(),
+                    f.layer,
+                    format!("{}x{}", f.n_visible, f.n_hidden),
+                    z,
+                    dash(f.nll_per_unit_train),
+                    dash(f.nll_per_unit_held_out),
+                    f.gap,
+                    f.gap_stderr
+                );
+            }
+        }
+        out
+    }
+}
+
 impl<T: Float> Stack<T> {
     /// Per-layer free energies of `train` (a fixed subset) and `held_out`, each propagated
     /// through the stack; the overfitting gap with its bootstrap error bar; the negative

@@ -112,6 +112,46 @@ pub struct LayerObservables {
     pub coupling_pairs: usize,
 }
 
+impl LayerObservables {
+    /// The levels of several stacks in one table, one block of rows per stack, each row
+    /// labelled (column `header`, e.g. `T`): units, coarse lattice, `<|m|>`, the
+    /// nearest-neighbour correlation, and the mean nearest-neighbour coupling of the level's
+    /// Hamiltonian as the layer above sees it (`J_nn (H_l)`) and as the layer below leaves it
+    /// (`J_nn coarse`).
+    pub fn table<L: std::fmt::Display>(
+        header: &str,
+        labels: &[L],
+        stacks: &[Vec<LayerObservables>],
+    ) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!(
+            "{header:>8} {:>6} {:>6} {:>9} {:>8} {:>8} {:>12} {:>12}\n",
+            "level", "units", "lattice", "<|m|>", "<s s'>", "J_nn (H_l)", "J_nn coarse"
+        );
+        let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
+        for (label, levels) in labels.iter().zip(stacks) {
+            for o in levels {
+                let lattice = o
+                    .lattice
+                    .map_or("-".to_string(), |(r, c)| format!("{r}x{c}"));
+                let _ = writeln!(
+                    out,
+                    "{:>8} {:>6} {:>6} {:>9} {:>8.3} {:>8} {:>12} {:>12}",
+                    label.to_string(),
+                    o.level,
+                    o.n_units,
+                    lattice,
+                    o.magnetization,
+                    f(o.nn_correlation),
+                    f(o.coupling_nn),
+                    f(o.coupling_nn_coarse)
+                );
+            }
+        }
+        out
+    }
+}
+
 impl<T: Float> Stack<T> {
     /// The RG observables of every level `0..=n_layers` on `data` (level 0 = `data` itself).
     ///
