@@ -519,7 +519,20 @@ impl Transformed {
     /// to the first of lower right, upper right, lower left, upper left.
     fn emptiest_corner(&self, (w, h): (f64, f64)) -> Legend {
         let ((x0, x1), (y0, y1)) = self.ranges();
-        let norm: Vec<(f64, f64)> = (self.points())
+        // The points, and the lines between them and the reference lines sampled densely:
+        // a legend must not hide a line that runs through a corner without a point there.
+        const STEPS: usize = 20;
+        let along = |a: (f64, f64), b: (f64, f64)| {
+            (1..STEPS).map(move |k| {
+                let f = k as f64 / STEPS as f64;
+                (a.0 + f * (b.0 - a.0), a.1 + f * (b.1 - a.1))
+            })
+        };
+        let segments =
+            (self.series.iter()).flat_map(|s| s.windows(2).flat_map(move |p| along(p[0], p[1])));
+        let references = (self.references.iter())
+            .flat_map(|&y| (0..=STEPS).map(move |k| (x0 + (x1 - x0) * k as f64 / STEPS as f64, y)));
+        let norm: Vec<(f64, f64)> = (self.points().chain(segments).chain(references))
             .map(|(x, y)| ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0)))
             .collect();
         let corners = [
@@ -550,6 +563,19 @@ mod tests {
 
     fn hex(c: RGBColor) -> String {
         format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+    }
+
+    /// The automatic legend avoids a corner that a line crosses without a point in it: the
+    /// lower right corner holds no point but the line from (5, 0) to (10, 5) runs through it;
+    /// the lower left holds one point and no line.
+    #[test]
+    fn the_legend_avoids_lines_not_only_points() {
+        let chart = LineChart::new("t", "x", "y")
+            .series("top", vec![(0.0, 10.0), (10.0, 10.0)])
+            .series("corner", vec![(0.0, 0.0)])
+            .series("crossing", vec![(5.0, 0.0), (10.0, 5.0)]);
+        let t = chart.transformed().unwrap();
+        assert!(matches!(t.emptiest_corner((0.3, 0.3)), Legend::LowerLeft));
     }
 
     /// A band widens the axes to its interval, is drawn as a filled polygon in the colour of
