@@ -35,12 +35,14 @@ pub fn decimated_coupling(k: f64) -> f64 {
 
 /// `[K, K', K'', ...]`: `steps` decimations of the 1D chain starting at `k`.
 pub fn decimation_flow(k: f64, steps: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(steps + 1);
-    out.push(k);
-    for s in 0..steps {
-        out.push(decimated_coupling(out[s]));
-    }
-    out
+    flow(k, steps, decimated_coupling)
+}
+
+/// `[k, step(k), step(step(k)), ...]`, `steps + 1` values.
+fn flow(k: f64, steps: usize, step: fn(f64) -> f64) -> Vec<f64> {
+    std::iter::successors(Some(k), |&x| Some(step(x)))
+        .take(steps + 1)
+        .collect()
 }
 
 /// `ln cosh x` without overflow: `|x| + ln(1 + e^(-2|x|)) - ln 2`.
@@ -66,12 +68,7 @@ pub fn migdal_kadanoff_coupling(k: f64) -> f64 {
 
 /// `[K, K', K'', ...]`: `steps` Migdal-Kadanoff steps from `k` ([`migdal_kadanoff_coupling`]).
 pub fn migdal_kadanoff_flow(k: f64, steps: usize) -> Vec<f64> {
-    let mut out = Vec::with_capacity(steps + 1);
-    out.push(k);
-    for s in 0..steps {
-        out.push(migdal_kadanoff_coupling(out[s]));
-    }
-    out
+    flow(k, steps, migdal_kadanoff_coupling)
 }
 
 /// The non-trivial fixed point `K* = (1/2) ln cosh 4K*` of the Migdal-Kadanoff flow, by
