@@ -279,7 +279,7 @@ impl<T: Float> TapPhase<T> {
 
 /// The negative phase past the paper's third order: particles iterated towards a stationary
 /// point of `G3` as [`TapPhase`] does at TAP3, and the weight gradient of `-G4 = -G3 -
-/// (G4 - G3)` there ([`fourth_order_weight_gradient`](crate::tap::fourth::fourth_order_weight_gradient)
+/// (G4 - G3)` there ([`fourth_order_weight_gradient`]
 /// added to TAP3's). The bias gradients are TAP3's (the fourth-order term depends on `W` and the
 /// magnetizations only).
 ///
