@@ -15,7 +15,7 @@ use crate::tap::options::UpdateRule;
 
 /// `max(r, d)` that propagates a NaN `d` (compiles to a vector select).
 #[inline(always)]
-pub(crate) fn max_nan(r: f64, d: f64) -> f64 {
+pub(crate) fn max_nan<T: PartialOrd>(r: T, d: T) -> T {
     if d <= r {
         r
     } else {
@@ -67,7 +67,7 @@ pub(crate) fn update_column<T: Float>(
     order: usize,
     rule: UpdateRule,
     col: Column<'_, T>,
-    res: &mut [f64],
+    res: &mut [T],
     damping: f64,
     scratch: &mut Scratch<T>,
 ) {
@@ -93,7 +93,7 @@ simd_dispatch! {
         m: &mut [T],
         nu: &mut [T],
         kap: &mut [T],
-        res: &mut [f64],
+        res: &mut [T],
         damping: f64,
     ) {
         let n = m.len();
@@ -106,7 +106,7 @@ simd_dispatch! {
                 for r in 0..n {
                     let old = m[r];
                     let target = sigmoid(field[r] + b);
-                    res[r] = max_nan(res[r], (target - old).abs().as_f64());
+                    res[r] = max_nan(res[r], (target - old).abs());
                     m[r] = d * old + take * target;
                 }
             }
@@ -115,7 +115,7 @@ simd_dispatch! {
                 for r in 0..n {
                     let old = m[r];
                     let target = sigmoid(field[r] + b + (half - old) * o2[r]);
-                    res[r] = max_nan(res[r], (target - old).abs().as_f64());
+                    res[r] = max_nan(res[r], (target - old).abs());
                     let new = d * old + take * target;
                     m[r] = new;
                     nu[r] = new * (one - new);
@@ -128,7 +128,7 @@ simd_dispatch! {
                     let old = m[r];
                     let x = field[r] + b + (half - old) * o2[r] + (third - two * nu[r]) * o3[r];
                     let target = sigmoid(x);
-                    res[r] = max_nan(res[r], (target - old).abs().as_f64());
+                    res[r] = max_nan(res[r], (target - old).abs());
                     let new = d * old + take * target;
                     m[r] = new;
                     let v = new * (one - new);
@@ -146,7 +146,7 @@ simd_dispatch! {
 fn exact_column<T: Float>(
     order: usize,
     col: Column<'_, T>,
-    res: &mut [f64],
+    res: &mut [T],
     damping: f64,
     scratch: &mut Scratch<T>,
 ) {
@@ -212,7 +212,7 @@ simd_dispatch! {
         o3: &[T],
         m: &[T],
         nu: &[T],
-        res: &mut [f64],
+        res: &mut [T],
         x: &mut [T],
         lo: &mut [T],
         hi: &mut [T],
@@ -226,7 +226,7 @@ simd_dispatch! {
             for r in 0..n {
                 let c = field[r] + b;
                 let x0 = c + (half - m[r]) * o2[r];
-                res[r] = max_nan(res[r], (sigmoid(x0) - m[r]).abs().as_f64());
+                res[r] = max_nan(res[r], (sigmoid(x0) - m[r]).abs());
                 x[r] = x0;
                 let w = half * o2[r];
                 lo[r] = c - w;
@@ -240,7 +240,7 @@ simd_dispatch! {
             for r in 0..n {
                 let c = field[r] + b;
                 let x0 = c + (half - m[r]) * o2[r] + (third - two * nu[r]) * o3[r];
-                res[r] = max_nan(res[r], (sigmoid(x0) - m[r]).abs().as_f64());
+                res[r] = max_nan(res[r], (sigmoid(x0) - m[r]).abs());
                 x[r] = x0;
                 let w = half * o2[r] + third * o3[r].abs();
                 lo[r] = c - w;
@@ -481,12 +481,12 @@ simd_dispatch! {
                 m[r] = sigmoid(field[r] + b);
             }
         }
-        let mut big = [0.0f64; 8];
+        let mut big = [T::of(0.0); 8];
         if order >= 2 {
             let nu = &mut nu[..n];
             for r in 0..n {
                 let v = m[r] * (one - m[r]);
-                big[r % 8] = max_nan(big[r % 8], v.abs().as_f64());
+                big[r % 8] = max_nan(big[r % 8], v.abs());
                 nu[r] = v;
             }
         }
@@ -496,7 +496,7 @@ simd_dispatch! {
                 kap[r] = (half - m[r]) * nu[r];
             }
         }
-        big.iter().fold(0.0, |a, &b| max_nan(a, b))
+        big.iter().fold(0.0, |a, &b| max_nan(a, b.as_f64()))
     }
 }
 

@@ -111,7 +111,7 @@ impl<T: Float> Layer<T> {
         ps: usize,
         bias: &[T],
         damping: f64,
-        parts: &mut [Vec<f64>],
+        parts: &mut [Vec<T>],
         scratch: &mut [Scratch<T>],
         res: &mut [f64],
     ) {
@@ -119,7 +119,7 @@ impl<T: Float> Layer<T> {
         let (k, n) = (order.k(), self.n);
         let np = parts_for(ps * n);
         let parts = &mut parts[..np];
-        parts.iter_mut().for_each(|r| r.fill(0.0));
+        parts.iter_mut().for_each(|r| r.fill(T::of(0.0)));
         let bias = mat(bias, 1, n, 1);
         mat_mut(&mut self.m, ps, n, ps)
             .par_col_partition_mut(np)
@@ -149,7 +149,7 @@ impl<T: Float> Layer<T> {
             );
         for part in parts.iter() {
             for (x, &y) in res.iter_mut().zip(part) {
-                *x = max_nan(*x, y);
+                *x = max_nan(*x, y.as_f64());
             }
         }
     }

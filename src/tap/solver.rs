@@ -63,7 +63,7 @@ pub struct TapSolver<T: Float = f64> {
     /// Per-particle residual of the last sweep.
     res: Vec<f64>,
     /// Per-block residual buffers of the parallel passes.
-    parts: Vec<Vec<f64>>,
+    parts: Vec<Vec<T>>,
     /// Per-block scratch of the exact per-unit solves.
     scratch: Vec<Scratch<T>>,
     /// Gradient scratch `Nv^T Nh` and `Kv^T Kh` (`nv x nh`, allocated on first use).
@@ -220,7 +220,7 @@ impl<T: Float> TapSolver<T> {
             self.hid.resize(ps);
             self.res.resize(p, 0.0);
             for part in &mut self.parts {
-                part.resize(ps.max(1), 0.0);
+                part.resize(ps.max(1), T::of(0.0));
             }
             for s in &mut self.scratch {
                 s.resize(ps);
