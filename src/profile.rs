@@ -111,6 +111,23 @@ impl GemmShape {
     }
 }
 
+/// `m x n x k` and the layout: `100 x 500 x 784, lhs^T, +=`.
+impl std::fmt::Display for GemmShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} x {} x {}", self.m, self.n, self.k)?;
+        for (on, what) in [
+            (self.lhs_transposed, ", lhs^T"),
+            (self.rhs_transposed, ", rhs^T"),
+            (self.accumulate, ", +="),
+        ] {
+            if on {
+                f.write_str(what)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Turns the counters on or off (process-wide).
 pub fn enable(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
@@ -166,6 +183,36 @@ impl Split {
     /// GEMM rate achieved inside the GEMM sections (GFLOP/s).
     pub fn gemm_gflops(&self) -> f64 {
         self.gemm_flops as f64 / self.seconds(Section::Gemm).max(1e-12) * 1e-9
+    }
+
+    /// One line per section with its seconds and share of `total` wall seconds, `other` for
+    /// the rest, then the GEMMs' work and rate.
+    ///
+    /// ```
+    /// use emf_rbm::profile::Split;
+    /// let split = Split { nanos: [3_000_000_000, 0, 0, 0, 1_000_000_000, 0], gemm_flops: 6_000_000_000 };
+    /// let text = split.summary(5.0);
+    /// assert!(text.contains("gemm          3.000 s   60.0 %"));
+    /// assert!(text.contains("other         1.000 s   20.0 %"));
+    /// assert!(text.contains("6.000 GFLOP at 2.0 GFLOP/s"));
+    /// ```
+    pub fn summary(&self, total: f64) -> String {
+        let pct = |s: f64| 100.0 * s / total.max(1e-12);
+        let mut out = String::new();
+        let other = self.other_seconds(total);
+        let rows = Section::ALL
+            .iter()
+            .map(|&s| (s.name(), self.seconds(s)))
+            .chain([("other", other)]);
+        for (name, s) in rows {
+            out.push_str(&format!("{name:<11} {s:>7.3} s {:>6.1} %\n", pct(s)));
+        }
+        out.push_str(&format!(
+            "GEMMs: {:.3} GFLOP at {:.1} GFLOP/s",
+            self.gemm_flops as f64 * 1e-9,
+            self.gemm_gflops()
+        ));
+        out
     }
 }
 

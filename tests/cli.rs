@@ -930,3 +930,94 @@ fn fixed_points_lists_the_states_of_a_two_state_model() {
     let err = run_err(&["fixed-points", m]);
     assert!(err.contains("no starts"), "{err}");
 }
+
+#[test]
+fn train_profile_splits_the_updates_time_without_the_monitor_and_changes_no_result() {
+    let d = tmpdir("profile");
+    let train = |monitor: &str, profile: bool, out: &str| {
+        let mut c = bin();
+        c.args([
+            "train",
+            "--data",
+            "digits",
+            "--hidden",
+            "16",
+            "--method",
+            "tap2",
+            "--epochs",
+            "2",
+            "--seed",
+            "4",
+            "--quiet",
+            "--reproducible",
+            "--monitor-every",
+            monitor,
+            "--out",
+        ])
+        .arg(d.join(out));
+        if profile {
+            c.arg("--profile");
+        }
+        String::from_utf8_lossy(&run_ok(&mut c).stderr).to_string()
+    };
+    let plain = train("1", false, "plain.json");
+    assert!(!plain.contains("time split"), "{plain}");
+    let monitored = train("1", true, "monitored.json");
+    let bare = train("0", true, "bare.json");
+    let model = |name: &str| {
+        let file = persist::load_model_file(&d.join(name)).unwrap();
+        (file.rbm::<f64>().unwrap(), file.history.unwrap())
+    };
+    assert!(
+        model("plain.json") == model("monitored.json"),
+        "--profile changes nothing"
+    );
+    for name in [
+        "gemm",
+        "elementwise",
+        "random",
+        "step",
+        "copy",
+        "sparse",
+        "other",
+    ] {
+        assert!(
+            monitored.lines().any(|l| l.starts_with(name)),
+            "{name}: {monitored}"
+        );
+    }
+    // Each GEMM shape with its number of calls (the text before the time), and their FLOPs.
+    let shapes = |err: &str| -> (Vec<String>, f64) {
+        let lines: Vec<String> = err
+            .lines()
+            .filter_map(|l| l.strip_prefix("  GEMM "))
+            .map(|l| l.split(" calls").next().unwrap().to_string())
+            .collect();
+        let flops = lines
+            .iter()
+            .map(|l| {
+                let (shape, calls) = l.split_once(": ").unwrap();
+                let dims = shape.split(',').next().unwrap().split(" x ");
+                let mnk: f64 = dims.map(|x| x.trim().parse::<f64>().unwrap()).product();
+                2.0 * mnk * calls.parse::<f64>().unwrap()
+            })
+            .sum();
+        (lines, flops)
+    };
+    let gflop = |err: &str| -> f64 {
+        let line = err.lines().find(|l| l.starts_with("GEMMs: ")).expect(err);
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    // The minibatch's shapes (20 rows, and the last one's 17), nothing the monitor computes
+    // (its exact likelihood sums over the 65 536 hidden states).
+    let (with_monitor, flops) = shapes(&monitored);
+    assert!(
+        with_monitor.iter().any(|l| l.starts_with("20 x 16 x 64")),
+        "{monitored}"
+    );
+    assert_eq!(with_monitor, shapes(&bare).0, "{monitored}\n{bare}");
+    assert!(
+        (gflop(&monitored) - flops * 1e-9).abs() <= 5e-4,
+        "{monitored}"
+    );
+}

@@ -299,7 +299,12 @@ impl<T: Float> Trainer<T> {
         summary: EpochSummary,
     ) -> Result<EpochRecord> {
         let t1 = Instant::now();
-        let mut rec = monitor.measure(rbm, history.epochs_trained)?;
+        // The profile counters cover the updates only.
+        let counting = profile::is_enabled();
+        profile::enable(false);
+        let measured = monitor.measure(rbm, history.epochs_trained);
+        profile::enable(counting);
+        let mut rec = measured?;
         rec.train_seconds = history.train_seconds;
         rec.learning_rate = lr;
         rec.sweeps_mean = summary.sweeps_mean();
