@@ -145,19 +145,22 @@ fn tiny_values_keep_their_labels() {
 /// The automatic legend avoids the corner where the data are.
 #[test]
 fn the_legend_goes_where_there_is_no_data() {
-    // A rising line fills the lower left and upper right corners.
-    let rising: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, i as f64)).collect();
-    let chart = LineChart::new("t", "x", "y").series("a", rising);
-    let t = chart.transformed().unwrap();
-    let at = t.emptiest_corner(chart.legend_box());
+    // The corner chosen for a straight line of slope `slope` through 50 points.
+    let corner = |slope: f64| {
+        let points: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, slope * i as f64)).collect();
+        let chart = LineChart::new("t", "x", "y").series("a", points);
+        chart
+            .transformed()
+            .unwrap()
+            .emptiest_corner(chart.legend_box())
+    };
+    // A rising line fills the lower left and upper right corners, a falling one the others.
+    let at = corner(1.0);
     assert!(
         matches!(at, Legend::LowerRight | Legend::UpperLeft),
         "{at:?}"
     );
-    let falling: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, -(i as f64))).collect();
-    let chart = LineChart::new("t", "x", "y").series("a", falling);
-    let t = chart.transformed().unwrap();
-    let at = t.emptiest_corner(chart.legend_box());
+    let at = corner(-1.0);
     assert!(
         matches!(at, Legend::UpperRight | Legend::LowerLeft),
         "{at:?}"
