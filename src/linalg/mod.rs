@@ -1,7 +1,7 @@
 //! The few numeric building blocks every hot path shares: GEMM into a preallocated buffer
 //! ([`gemm`]), the one SIMD dispatch (`simd_dispatch!`,
 //! in `simd`), branch-free vectorisable scalar math ([`math`]) and fused slice kernels
-//! ([`kernels`]), plus exact (libm) reference versions of softplus and sigmoid.
+//! ([`kernels`]), tiled transposed copies ([`transpose`]), plus exact (libm) reference versions of softplus and sigmoid.
 //!
 //! Matrices are column-major (faer); rows are samples. Elementwise kernels run column by column
 //! so the per-column bias is a constant and the inner loop is contiguous.
@@ -16,6 +16,7 @@ pub mod math;
 #[macro_use]
 pub mod simd;
 pub mod sparse;
+pub mod transpose;
 pub(crate) use simd::simd_dispatch;
 
 pub use gemm::{matmul, matmul_par, par};

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use std::sync::Mutex;
 
 use crate::float::Float;
+use crate::linalg::transpose::transpose_into;
 
 /// Hidden units per vector block of the sparse products (8 AVX-512 registers of `f64`).
 pub const BLOCK: usize = 64;
@@ -319,32 +320,20 @@ fn product<T: Float>(
         });
 }
 
-/// `out[o, t] (=|+=) alpha * acc[o * BLOCK + t]`: a blocked transpose, `ROWS` rows at a time
-/// (their `acc` stays in L1, each column of `out` is written a cache line at a time).
-fn write_block<T: Float>(mut out: MatMut<'_, T>, acc: &[T], alpha: T, add: bool) {
-    const ROWS: usize = 16;
+/// `out[o, t] (=|+=) alpha * acc[o * BLOCK + t]`: the sums, `BLOCK` per outer index,
+/// transposed into the column-major result.
+fn write_block<T: Float>(out: MatMut<'_, T>, acc: &[T], alpha: T, add: bool) {
     let (n, width) = (out.nrows(), out.ncols());
-    for o0 in (0..n).step_by(ROWS) {
-        let o1 = (o0 + ROWS).min(n);
-        for t in 0..width {
-            let mut col = out.rb_mut().col_mut(t).subrows_mut(o0, o1 - o0);
-            match col.rb_mut().try_as_col_major_mut() {
-                Some(c) => {
-                    let c = c.as_slice_mut();
-                    for (k, y) in c.iter_mut().enumerate() {
-                        let x = alpha * acc[(o0 + k) * BLOCK + t];
-                        *y = if add { *y + x } else { x };
-                    }
-                }
-                None => {
-                    for (k, y) in col.iter_mut().enumerate() {
-                        let x = alpha * acc[(o0 + k) * BLOCK + t];
-                        *y = if add { *y + x } else { x };
-                    }
-                }
-            }
-        }
+    if n == 0 {
+        return;
     }
+    let sums = MatRef::from_column_major_slice_with_stride(
+        &acc[..(n - 1) * BLOCK + width],
+        width,
+        n,
+        BLOCK,
+    );
+    transpose_into(out, sums, alpha, add);
 }
 
 simd_dispatch! {
@@ -364,26 +353,60 @@ simd_dispatch! {
         acc: &mut [T],
         init: bool,
     ) {
-        for (o, a) in acc.chunks_exact_mut(BLOCK).enumerate() {
-            let (b, e) = (seg[o * seg_stride], seg[o * seg_stride + 1]);
-            if b == e {
-                if init {
-                    a.fill(T::of(0.0));
-                }
-                continue;
+        // One pass keeps PASS_BYTES of sums in registers (8 AVX2 registers): the whole
+        // block in f32, half of it per pass in f64 (16 registers of sums would spill).
+        let width = PASS_BYTES / std::mem::size_of::<T>();
+        if width >= BLOCK {
+            gather_pass::<T, BLOCK>(seg, seg_stride, idx, val, m, stride, j0, acc, 0, init);
+        } else {
+            for half in [0, BLOCK / 2] {
+                gather_pass::<T, { BLOCK / 2 }>(
+                    seg, seg_stride, idx, val, m, stride, j0, acc, half, init,
+                );
             }
-            let mut sum = [T::of(0.0); BLOCK];
-            if !init {
-                sum.copy_from_slice(a);
-            }
-            for (&c, &v) in idx[b..e].iter().zip(&val[b..e]) {
-                let col = &m[c as usize * stride + j0..][..BLOCK];
-                for t in 0..BLOCK {
-                    sum[t] = v.mul_add(col[t], sum[t]);
-                }
-            }
-            a.copy_from_slice(&sum);
         }
+    }
+}
+
+/// Bytes of sums one pass of [`gather_tile`] keeps in registers.
+const PASS_BYTES: usize = 256;
+
+/// [`gather_tile`] on the `WIDTH` slots `[part, part + WIDTH)` of each outer index's block.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gather_pass<T: Float, const WIDTH: usize>(
+    seg: &[usize],
+    seg_stride: usize,
+    idx: &[u32],
+    val: &[T],
+    m: &[T],
+    stride: usize,
+    j0: usize,
+    acc: &mut [T],
+    part: usize,
+    init: bool,
+) {
+    let start = j0 + part;
+    for (o, a) in acc.chunks_exact_mut(BLOCK).enumerate() {
+        let a: &mut [T; WIDTH] = (&mut a[part..part + WIDTH]).try_into().unwrap();
+        let (b, e) = (seg[o * seg_stride], seg[o * seg_stride + 1]);
+        if b == e {
+            if init {
+                a.fill(T::of(0.0));
+            }
+            continue;
+        }
+        let mut sum = if init { [T::of(0.0); WIDTH] } else { *a };
+        for (&c, &v) in idx[b..e].iter().zip(&val[b..e]) {
+            let at = c as usize * stride + start;
+            assert!(at + WIDTH <= m.len(), "column slice past the end");
+            // SAFETY: checked just above (one check per entry, none among the FMAs).
+            let col = unsafe { &*(m.as_ptr().add(at) as *const [T; WIDTH]) };
+            for t in 0..WIDTH {
+                sum[t] = v.mul_add(col[t], sum[t]);
+            }
+        }
+        *a = sum;
     }
 }
 
@@ -445,7 +468,7 @@ impl<T: Float> DenseRows<T> {
     }
 
     /// Rows `r0 .. r0 + src.nrows()` <- `scale * src` (`src` has [`cols`](Self::cols)
-    /// columns), split over rayon by groups of rows.
+    /// columns), a tiled transposed copy ([`transpose_into`]).
     pub fn set_rows(&mut self, r0: usize, src: MatRef<'_, T>, scale: T) {
         assert_eq!(
             src.ncols(),
@@ -456,11 +479,8 @@ impl<T: Float> DenseRows<T> {
         let (ld, n) = (self.ld, src.nrows());
         let start = self.offset + r0 * ld;
         let dst = &mut self.data[start..start + n * ld];
-        let mut dst = MatMut::from_column_major_slice_with_stride_mut(dst, self.cols, n, ld);
-        dst.copy_from(src.transpose());
-        if scale != T::of(1.0) {
-            dst *= faer::Scale(scale);
-        }
+        let dst = MatMut::from_column_major_slice_with_stride_mut(dst, self.cols, n, ld);
+        transpose_into(dst, src, scale, false);
     }
 
     /// The rows, `ld` elements apart, starting on a 64-byte boundary.
