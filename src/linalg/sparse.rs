@@ -410,6 +410,13 @@ fn gather_pass<T: Float, const WIDTH: usize>(
     }
 }
 
+/// Elements from which [`DenseRows::set_rows`] splits its copy over rayon.
+const PARALLEL_COPY: usize = 1 << 16;
+
+/// Rows per rayon task of a large [`DenseRows::set_rows`] (a multiple of the transpose's
+/// tile).
+const ROW_GROUP: usize = 64;
+
 /// The rows of a dense `rows x cols` matrix stored contiguously, each zero-padded to a
 /// multiple of [`BLOCK`]: the dense operand of the sparse products (`W` for
 /// [`SparseRows::times_into`], `H` for [`SparseRows::transpose_times_into`]).
@@ -478,9 +485,24 @@ impl<T: Float> DenseRows<T> {
         assert!(r0 + src.nrows() <= self.rows, "rows past the end");
         let (ld, n) = (self.ld, src.nrows());
         let start = self.offset + r0 * ld;
+        let cols = self.cols;
+        if n == 0 {
+            return;
+        }
         let dst = &mut self.data[start..start + n * ld];
-        let dst = MatMut::from_column_major_slice_with_stride_mut(dst, self.cols, n, ld);
-        transpose_into(dst, src, scale, false);
+        // Groups of rows over rayon when the copy is large (the rows of W, not a minibatch's).
+        let group = if n * cols >= PARALLEL_COPY {
+            ROW_GROUP
+        } else {
+            n.max(1)
+        };
+        dst.par_chunks_mut(group * ld)
+            .enumerate()
+            .for_each(|(k, dst)| {
+                let rows = dst.len() / ld;
+                let dst = MatMut::from_column_major_slice_with_stride_mut(dst, cols, rows, ld);
+                transpose_into(dst, src.subrows(k * group, rows), scale, false);
+            });
     }
 
     /// The rows, `ld` elements apart, starting on a 64-byte boundary.
