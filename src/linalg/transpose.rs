@@ -1,8 +1,8 @@
 //! Transposed copies between column-major matrices: `dst <- alpha src^T` (or `+=`), in
-//! register tiles of [`TILE`] x [`TILE`], each column of `src` read and each column of `dst`
-//! written a vector at a time. The sparse products use it twice per update: to lay out the
-//! rows of `W` (and of the hidden probabilities) and to write their row-major sums back into
-//! column-major results.
+//! register tiles of 8 x 8, each column of `src` read and each column of `dst` written a
+//! vector at a time (by AVX2 shuffles where the CPU has them, else a portable tile loop).
+//! The sparse products use it twice per update: to lay out the rows of `W` (and of the
+//! hidden probabilities) and to write their row-major sums back into column-major results.
 //!
 //! Every element is `alpha * x` (or `y + alpha * x`), computed once: the result is the same
 //! bit for bit as an elementwise loop in any order.
@@ -41,12 +41,11 @@ pub fn transpose_into<T: Float>(mut dst: MatMut<'_, T>, src: MatRef<'_, T>, alph
         (0, 0)
     };
     if full_rows > 0 && full_cols > 0 {
-        transpose_tiles(
-            dst.rb_mut().submatrix_mut(0, 0, full_rows, full_cols),
-            src.submatrix(0, 0, full_cols, full_rows),
-            alpha,
-            add,
-        );
+        let mut dst = dst.rb_mut().submatrix_mut(0, 0, full_rows, full_cols);
+        let src = src.submatrix(0, 0, full_cols, full_rows);
+        if !shuffled::tiles(dst.rb_mut(), src, alpha, add) {
+            transpose_tiles(dst, src, alpha, add);
+        }
     }
     // The rest: the columns past the full tiles, then the rows past them.
     let mut edge = |r: usize, c: usize| {
@@ -98,6 +97,181 @@ simd_dispatch! {
     }
 }
 
+/// The tiles through AVX2 shuffles (8 x 8 `f32`, 4 x 4 `f64`): the compiler turns the
+/// portable tile loop into scalar moves.
+mod shuffled {
+    use faer::{MatMut, MatRef};
+
+    use crate::float::Float;
+
+    /// [`super::transpose_tiles`] by shuffles when the CPU has AVX2; `false` (nothing done)
+    /// otherwise. Same preconditions; the same bits (one multiply, one add per element).
+    pub(super) fn tiles<T: Float>(
+        dst: MatMut<'_, T>,
+        src: MatRef<'_, T>,
+        alpha: T,
+        add: bool,
+    ) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if crate::linalg::simd::has_avx2_fma() {
+            let (rows, cols) = (dst.nrows(), dst.ncols());
+            assert!(dst.row_stride() == 1 && src.row_stride() == 1);
+            assert!(rows % super::TILE == 0 && cols % super::TILE == 0);
+            assert_eq!((src.nrows(), src.ncols()), (cols, rows));
+            let (ds, ss) = (dst.col_stride(), src.col_stride());
+            let (d, s) = (dst.as_ptr_mut(), src.as_ptr());
+            // SAFETY: AVX2 checked; the shapes and unit row strides are checked above, and
+            // T is f32 or f64 by its size (the only two Float types).
+            unsafe {
+                match std::mem::size_of::<T>() {
+                    4 => x86::tiles_f32(
+                        d as *mut f32,
+                        ds,
+                        s as *const f32,
+                        ss,
+                        rows,
+                        cols,
+                        alpha.as_f64() as f32,
+                        add,
+                    ),
+                    8 => x86::tiles_f64(
+                        d as *mut f64,
+                        ds,
+                        s as *const f64,
+                        ss,
+                        rows,
+                        cols,
+                        alpha.as_f64(),
+                        add,
+                    ),
+                    _ => return false,
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[allow(clippy::too_many_arguments)]
+    mod x86 {
+        use std::arch::x86_64::*;
+
+        /// `dst[c, r] (=|+=) alpha * src[r, c]` over `rows x cols` of `dst` (multiples of 8),
+        /// both column-major with column strides `ds` and `ss`.
+        #[target_feature(enable = "avx2,fma")]
+        pub(super) unsafe fn tiles_f32(
+            d: *mut f32,
+            ds: isize,
+            s: *const f32,
+            ss: isize,
+            rows: usize,
+            cols: usize,
+            alpha: f32,
+            add: bool,
+        ) {
+            let a = _mm256_set1_ps(alpha);
+            for r0 in (0..rows).step_by(8) {
+                for c0 in (0..cols).step_by(8) {
+                    // r[k]: rows c0 .. c0 + 8 of source column r0 + k.
+                    let r: [__m256; 8] = std::array::from_fn(|k| {
+                        _mm256_loadu_ps(s.offset((r0 + k) as isize * ss).add(c0))
+                    });
+                    let t: [__m256; 8] = std::array::from_fn(|k| {
+                        let (x, y) = (r[k / 2 * 2], r[k / 2 * 2 + 1]);
+                        if k % 2 == 0 {
+                            _mm256_unpacklo_ps(x, y)
+                        } else {
+                            _mm256_unpackhi_ps(x, y)
+                        }
+                    });
+                    let q = |x: __m256, y: __m256, hi: bool| {
+                        if hi {
+                            _mm256_shuffle_ps::<0xEE>(x, y)
+                        } else {
+                            _mm256_shuffle_ps::<0x44>(x, y)
+                        }
+                    };
+                    // u[j]: element j of rows 0-3 (low half) and j + 4 (high half); u[4 + j]: rows 4-7.
+                    let u = [
+                        q(t[0], t[2], false),
+                        q(t[0], t[2], true),
+                        q(t[1], t[3], false),
+                        q(t[1], t[3], true),
+                        q(t[4], t[6], false),
+                        q(t[4], t[6], true),
+                        q(t[5], t[7], false),
+                        q(t[5], t[7], true),
+                    ];
+                    for c in 0..8 {
+                        let v = if c < 4 {
+                            _mm256_permute2f128_ps::<0x20>(u[c], u[c + 4])
+                        } else {
+                            _mm256_permute2f128_ps::<0x31>(u[c - 4], u[c])
+                        };
+                        let p = d.offset((c0 + c) as isize * ds).add(r0);
+                        let v = _mm256_mul_ps(a, v);
+                        _mm256_storeu_ps(
+                            p,
+                            if add {
+                                _mm256_add_ps(_mm256_loadu_ps(p), v)
+                            } else {
+                                v
+                            },
+                        );
+                    }
+                }
+            }
+        }
+
+        /// [`tiles_f32`] for `f64`, in 4 x 4 tiles.
+        #[target_feature(enable = "avx2,fma")]
+        pub(super) unsafe fn tiles_f64(
+            d: *mut f64,
+            ds: isize,
+            s: *const f64,
+            ss: isize,
+            rows: usize,
+            cols: usize,
+            alpha: f64,
+            add: bool,
+        ) {
+            let a = _mm256_set1_pd(alpha);
+            for r0 in (0..rows).step_by(4) {
+                for c0 in (0..cols).step_by(4) {
+                    let r: [__m256d; 4] = std::array::from_fn(|k| {
+                        _mm256_loadu_pd(s.offset((r0 + k) as isize * ss).add(c0))
+                    });
+                    let t = [
+                        _mm256_unpacklo_pd(r[0], r[1]),
+                        _mm256_unpackhi_pd(r[0], r[1]),
+                        _mm256_unpacklo_pd(r[2], r[3]),
+                        _mm256_unpackhi_pd(r[2], r[3]),
+                    ];
+                    for c in 0..4 {
+                        let (x, y) = (t[c % 2], t[c % 2 + 2]);
+                        let v = if c < 2 {
+                            _mm256_permute2f128_pd::<0x20>(x, y)
+                        } else {
+                            _mm256_permute2f128_pd::<0x31>(x, y)
+                        };
+                        let p = d.offset((c0 + c) as isize * ds).add(r0);
+                        let v = _mm256_mul_pd(a, v);
+                        _mm256_storeu_pd(
+                            p,
+                            if add {
+                                _mm256_add_pd(_mm256_loadu_pd(p), v)
+                            } else {
+                                v
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +304,45 @@ mod tests {
                 check::<f32>(rows, cols, add);
             }
         }
+    }
+
+    /// Both tile kernels, the portable one and the shuffles (where the CPU has them), on
+    /// whole tiles of a larger matrix (column strides past the tile).
+    #[test]
+    fn both_tile_kernels_give_the_scaled_transpose() {
+        fn run<T: Float>() {
+            let src = Mat::<T>::from_fn(37, 29, |i, j| T::of((i * 100 + j) as f64 * 0.5));
+            let start = Mat::<T>::from_fn(29, 37, |i, j| T::of((3 * i + j) as f64));
+            for add in [false, true] {
+                let want = Mat::<T>::from_fn(16, 24, |i, j| {
+                    let x = T::of(1.5) * src[(j, i)];
+                    if add {
+                        start[(i, j)] + x
+                    } else {
+                        x
+                    }
+                });
+                let mut portable = start.clone();
+                let mut shuffled = start.clone();
+                fn tiles<T: Float>(m: &mut Mat<T>) -> MatMut<'_, T> {
+                    m.as_mut().submatrix_mut(0, 0, 16, 24)
+                }
+                let part = src.as_ref().submatrix(0, 0, 24, 16);
+                transpose_tiles(tiles(&mut portable), part, T::of(1.5), add);
+                let has = super::shuffled::tiles(tiles(&mut shuffled), part, T::of(1.5), add);
+                assert_eq!(portable.as_ref().submatrix(0, 0, 16, 24), want.as_ref());
+                if has {
+                    assert_eq!(shuffled, portable, "{} add {add}", T::NAME);
+                }
+                // Outside the tiles, nothing moved.
+                assert_eq!(
+                    portable.as_ref().submatrix(16, 0, 13, 37),
+                    start.as_ref().submatrix(16, 0, 13, 37)
+                );
+            }
+        }
+        run::<f32>();
+        run::<f64>();
     }
 
     #[test]
