@@ -121,17 +121,16 @@ impl<T: Float> Compressed<T> {
     /// (its contents are not read).
     fn gather(&self, m: &[T], stride: usize, j0: usize, acc: &mut [T], init: bool) {
         for t in 0..self.tiles {
-            gather_tile(
-                &self.seg[t..],
-                self.tiles + 1,
-                &self.idx,
-                &self.val,
+            let tile = Tile {
+                seg: &self.seg[t..],
+                seg_stride: self.tiles + 1,
+                idx: &self.idx,
+                val: &self.val,
                 m,
                 stride,
                 j0,
-                acc,
-                init && t == 0,
-            );
+            };
+            gather_tile(&tile, acc, init && t == 0);
         }
     }
 }
@@ -336,33 +335,33 @@ fn write_block<T: Float>(out: MatMut<'_, T>, acc: &[T], alpha: T, add: bool) {
     transpose_into(out, sums, alpha, add);
 }
 
+/// One tile of a sparse product: the entries `k` in `seg[o * seg_stride] .. seg[o *
+/// seg_stride + 1]` of each outer index `o` (inner index `idx[k]`, value `val[k]`), and the
+/// dense operand `m`, column-major with columns `stride` apart, from row `j0` on.
+struct Tile<'a, T> {
+    seg: &'a [usize],
+    seg_stride: usize,
+    idx: &'a [u32],
+    val: &'a [T],
+    m: &'a [T],
+    stride: usize,
+    j0: usize,
+}
+
 simd_dispatch! {
     /// For every outer index `o` (one [`BLOCK`] of `acc` each): `acc[o] += sum_k val[k] *
-    /// m[idx[k] * stride + j0 ..][..BLOCK]` over the entries `k` in `seg[o * seg_stride]
-    /// .. seg[o * seg_stride + 1]`: sums of scaled column slices of a column-major matrix,
-    /// vectorised along the slice, the sums kept in registers; `init`: `acc` is overwritten
-    /// instead (zero where there are no entries).
-    fn gather_tile<T>(
-        seg: &[usize],
-        seg_stride: usize,
-        idx: &[u32],
-        val: &[T],
-        m: &[T],
-        stride: usize,
-        j0: usize,
-        acc: &mut [T],
-        init: bool,
-    ) {
+    /// m[idx[k] * stride + j0 ..][..BLOCK]` over the tile's entries `k` of `o`: sums of scaled
+    /// column slices of a column-major matrix, vectorised along the slice, the sums kept in
+    /// registers; `init`: `acc` is overwritten instead (zero where there are no entries).
+    fn gather_tile<T>(tile: &Tile<'_, T>, acc: &mut [T], init: bool) {
         // One pass keeps PASS_BYTES of sums in registers (8 AVX2 registers): the whole
         // block in f32, half of it per pass in f64 (16 registers of sums would spill).
         let width = PASS_BYTES / std::mem::size_of::<T>();
         if width >= BLOCK {
-            gather_pass::<T, BLOCK>(seg, seg_stride, idx, val, m, stride, j0, acc, 0, init);
+            gather_pass::<T, BLOCK>(tile, acc, 0, init);
         } else {
             for half in [0, BLOCK / 2] {
-                gather_pass::<T, { BLOCK / 2 }>(
-                    seg, seg_stride, idx, val, m, stride, j0, acc, half, init,
-                );
+                gather_pass::<T, { BLOCK / 2 }>(tile, acc, half, init);
             }
         }
     }
@@ -373,19 +372,21 @@ const PASS_BYTES: usize = 256;
 
 /// [`gather_tile`] on the `WIDTH` slots `[part, part + WIDTH)` of each outer index's block.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn gather_pass<T: Float, const WIDTH: usize>(
-    seg: &[usize],
-    seg_stride: usize,
-    idx: &[u32],
-    val: &[T],
-    m: &[T],
-    stride: usize,
-    j0: usize,
+    tile: &Tile<'_, T>,
     acc: &mut [T],
     part: usize,
     init: bool,
 ) {
+    let Tile {
+        seg,
+        seg_stride,
+        idx,
+        val,
+        m,
+        stride,
+        j0,
+    } = *tile;
     let start = j0 + part;
     for (o, a) in acc.chunks_exact_mut(BLOCK).enumerate() {
         let a: &mut [T; WIDTH] = (&mut a[part..part + WIDTH]).try_into().unwrap();

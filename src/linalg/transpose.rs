@@ -118,32 +118,21 @@ mod shuffled {
             assert!(dst.row_stride() == 1 && src.row_stride() == 1);
             assert!(rows % super::TILE == 0 && cols % super::TILE == 0);
             assert_eq!((src.nrows(), src.ncols()), (cols, rows));
-            let (ds, ss) = (dst.col_stride(), src.col_stride());
-            let (d, s) = (dst.as_ptr_mut(), src.as_ptr());
+            let plan = x86::Plan {
+                d: dst.as_ptr_mut(),
+                ds: dst.col_stride(),
+                s: src.as_ptr(),
+                ss: src.col_stride(),
+                rows,
+                cols,
+                add,
+            };
             // SAFETY: AVX2 checked; the shapes and unit row strides are checked above, and
             // T is f32 or f64 by its size (the only two Float types).
             unsafe {
                 match std::mem::size_of::<T>() {
-                    4 => x86::tiles_f32(
-                        d as *mut f32,
-                        ds,
-                        s as *const f32,
-                        ss,
-                        rows,
-                        cols,
-                        alpha.as_f64() as f32,
-                        add,
-                    ),
-                    8 => x86::tiles_f64(
-                        d as *mut f64,
-                        ds,
-                        s as *const f64,
-                        ss,
-                        rows,
-                        cols,
-                        alpha.as_f64(),
-                        add,
-                    ),
+                    4 => x86::tiles_f32(&plan.cast(), alpha.as_f64() as f32),
+                    8 => x86::tiles_f64(&plan.cast(), alpha.as_f64()),
                     _ => return false,
                 }
             }
@@ -153,30 +142,55 @@ mod shuffled {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[allow(clippy::too_many_arguments)]
     mod x86 {
         use std::arch::x86_64::*;
 
         /// `dst[c, r] (=|+=) alpha * src[r, c]` over `rows x cols` of `dst` (multiples of 8),
-        /// both column-major with column strides `ds` and `ss`.
+        /// both column-major: `dst` at `d` with column stride `ds`, `src` at `s` with `ss`.
+        pub(super) struct Plan<T> {
+            pub d: *mut T,
+            pub ds: isize,
+            pub s: *const T,
+            pub ss: isize,
+            pub rows: usize,
+            pub cols: usize,
+            pub add: bool,
+        }
+
+        impl<T> Plan<T> {
+            /// The same plan over the same memory as elements of type `U`.
+            pub fn cast<U>(&self) -> Plan<U> {
+                Plan {
+                    d: self.d as *mut U,
+                    ds: self.ds,
+                    s: self.s as *const U,
+                    ss: self.ss,
+                    rows: self.rows,
+                    cols: self.cols,
+                    add: self.add,
+                }
+            }
+
+            /// Where row `row` of source column `col` is (inside the plan's shape).
+            unsafe fn src(&self, col: usize, row: usize) -> *const T {
+                self.s.offset(col as isize * self.ss).add(row)
+            }
+
+            /// Where row `row` of destination column `col` is (inside the plan's shape).
+            unsafe fn dst(&self, col: usize, row: usize) -> *mut T {
+                self.d.offset(col as isize * self.ds).add(row)
+            }
+        }
+
+        /// The [`Plan`] in 8 x 8 tiles of `f32`.
         #[target_feature(enable = "avx2,fma")]
-        pub(super) unsafe fn tiles_f32(
-            d: *mut f32,
-            ds: isize,
-            s: *const f32,
-            ss: isize,
-            rows: usize,
-            cols: usize,
-            alpha: f32,
-            add: bool,
-        ) {
+        pub(super) unsafe fn tiles_f32(plan: &Plan<f32>, alpha: f32) {
             let a = _mm256_set1_ps(alpha);
-            for r0 in (0..rows).step_by(8) {
-                for c0 in (0..cols).step_by(8) {
+            for r0 in (0..plan.rows).step_by(8) {
+                for c0 in (0..plan.cols).step_by(8) {
                     // r[k]: rows c0 .. c0 + 8 of source column r0 + k.
-                    let r: [__m256; 8] = std::array::from_fn(|k| {
-                        _mm256_loadu_ps(s.offset((r0 + k) as isize * ss).add(c0))
-                    });
+                    let r: [__m256; 8] =
+                        std::array::from_fn(|k| _mm256_loadu_ps(plan.src(r0 + k, c0)));
                     let t: [__m256; 8] = std::array::from_fn(|k| {
                         let (x, y) = (r[k / 2 * 2], r[k / 2 * 2 + 1]);
                         if k % 2 == 0 {
@@ -209,11 +223,11 @@ mod shuffled {
                         } else {
                             _mm256_permute2f128_ps::<0x31>(u[c - 4], u[c])
                         };
-                        let p = d.offset((c0 + c) as isize * ds).add(r0);
+                        let p = plan.dst(c0 + c, r0);
                         let v = _mm256_mul_ps(a, v);
                         _mm256_storeu_ps(
                             p,
-                            if add {
+                            if plan.add {
                                 _mm256_add_ps(_mm256_loadu_ps(p), v)
                             } else {
                                 v
@@ -224,24 +238,14 @@ mod shuffled {
             }
         }
 
-        /// [`tiles_f32`] for `f64`, in 4 x 4 tiles.
+        /// The [`Plan`] in 4 x 4 tiles of `f64`.
         #[target_feature(enable = "avx2,fma")]
-        pub(super) unsafe fn tiles_f64(
-            d: *mut f64,
-            ds: isize,
-            s: *const f64,
-            ss: isize,
-            rows: usize,
-            cols: usize,
-            alpha: f64,
-            add: bool,
-        ) {
+        pub(super) unsafe fn tiles_f64(plan: &Plan<f64>, alpha: f64) {
             let a = _mm256_set1_pd(alpha);
-            for r0 in (0..rows).step_by(4) {
-                for c0 in (0..cols).step_by(4) {
-                    let r: [__m256d; 4] = std::array::from_fn(|k| {
-                        _mm256_loadu_pd(s.offset((r0 + k) as isize * ss).add(c0))
-                    });
+            for r0 in (0..plan.rows).step_by(4) {
+                for c0 in (0..plan.cols).step_by(4) {
+                    let r: [__m256d; 4] =
+                        std::array::from_fn(|k| _mm256_loadu_pd(plan.src(r0 + k, c0)));
                     let t = [
                         _mm256_unpacklo_pd(r[0], r[1]),
                         _mm256_unpackhi_pd(r[0], r[1]),
@@ -255,11 +259,11 @@ mod shuffled {
                         } else {
                             _mm256_permute2f128_pd::<0x31>(x, y)
                         };
-                        let p = d.offset((c0 + c) as isize * ds).add(r0);
+                        let p = plan.dst(c0 + c, r0);
                         let v = _mm256_mul_pd(a, v);
                         _mm256_storeu_pd(
                             p,
-                            if add {
+                            if plan.add {
                                 _mm256_add_pd(_mm256_loadu_pd(p), v)
                             } else {
                                 v
