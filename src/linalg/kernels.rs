@@ -7,7 +7,7 @@
 //! - accumulated in `f64` whatever the element type ([`Lane`]): the softplus sums of free
 //!   energies and ln Z, where the last digits matter.
 
-use crate::linalg::math::{exp, sigmoid, softplus};
+use crate::linalg::math::{exp_nonpositive, sigmoid, softplus};
 use crate::linalg::simd_dispatch;
 
 /// Element types of the `f64`-accumulating kernels (widened to `f64` inside).
@@ -213,7 +213,7 @@ simd_dispatch! {
                     let v = c[k].to64();
                     let a = if v < 0.0 { -v } else { v };
                     pos[k] += if v > 0.0 { v } else { 0.0 };
-                    prod[k] *= 1.0 + exp(-a);
+                    prod[k] *= 1.0 + exp_nonpositive(-a);
                 }
             }
             let (mut p, mut s) = (1.0f64, 0.0f64);
@@ -225,7 +225,7 @@ simd_dispatch! {
                 let v = v.to64();
                 let a = if v < 0.0 { -v } else { v };
                 s += if v > 0.0 { v } else { 0.0 };
-                p *= 1.0 + exp(-a);
+                p *= 1.0 + exp_nonpositive(-a);
             }
             total += s + p.ln();
         }
