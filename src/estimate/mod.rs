@@ -10,6 +10,7 @@ pub mod exact;
 pub mod fixed_points;
 pub mod ladder;
 pub mod metrics;
+mod path;
 pub mod raise;
 pub mod readout;
 pub mod tap;

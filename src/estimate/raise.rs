@@ -67,11 +67,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::checked::checked_builder;
 use crate::error::{Error, Result};
-use crate::estimate::ais::{
-    checked_mean_free_energy, gemm, hidden_step, hidden_weight, run_chunks, sample_visible,
-    AisBase, BetaSchedule, Path,
-};
+use crate::estimate::ais::{checked_mean_free_energy, AisBase, BetaSchedule};
 use crate::estimate::metrics::is_low_ess;
+use crate::estimate::path::{
+    hidden_step, hidden_weight, run_chunks, sample_visible, Path, Products,
+};
 use crate::float::Float;
 use crate::rbm::Rbm;
 use crate::rng::{stream_rng, Rng};
@@ -318,9 +318,10 @@ fn reverse_chunk<T: Float>(
     let mut dvis = vec![0.0f64; rows];
     let mut acc = vec![0.0f64; rows];
     let mut unused = vec![0.0f64; rows];
+    let mut products = Products::new(p, par);
     let k_max = betas.len() - 1;
     // X = x_K W.
-    gemm(x.as_mut(), v.as_ref(), p.w, T::of(1.0), par);
+    products.hidden_fields(x.as_mut(), v.as_ref());
     for k in (1..=k_max).rev() {
         let bk = betas[k];
         // h ~ p_k(h | x_k); for k < K the same field adds x_k's hidden part of
@@ -343,13 +344,13 @@ fn reverse_chunk<T: Float>(
             );
         }
         // x_{k-1} ~ p_k(v | h), with its visible part (beta_{k-1} - beta_k) c.x_{k-1}.
-        gemm(y.as_mut(), h.as_ref(), p.wt.as_ref(), T::of(bk), par);
+        products.visible_fields(y.as_mut(), h.as_ref(), bk);
         sample_visible(p, &y, bk, &mut u_v, &mut v, &mut dvis, rng);
         let db = betas[k - 1] - bk;
         for (a, d) in acc.iter_mut().zip(&dvis) {
             *a += db * d;
         }
-        gemm(x.as_mut(), v.as_ref(), p.w, T::of(1.0), par);
+        products.hidden_fields(x.as_mut(), v.as_ref());
     }
     // x_0's hidden part: sp(beta_0 t) - sp(beta_1 t).
     for j in 0..nh {
