@@ -491,18 +491,19 @@ impl<T: Float> DenseRows<T> {
             return;
         }
         let dst = &mut self.data[start..start + n * ld];
-        // Groups of rows over rayon when the copy is large (the rows of W, not a minibatch's).
-        let group = if n * cols >= PARALLEL_COPY {
-            ROW_GROUP
-        } else {
-            n.max(1)
-        };
-        dst.par_chunks_mut(group * ld)
+        if n * cols < PARALLEL_COPY {
+            // A minibatch's rows: one transpose on this thread.
+            let dst = MatMut::from_column_major_slice_with_stride_mut(dst, cols, n, ld);
+            transpose_into(dst, src, scale, false);
+            return;
+        }
+        // Groups of rows over rayon (the rows of W).
+        dst.par_chunks_mut(ROW_GROUP * ld)
             .enumerate()
             .for_each(|(k, dst)| {
                 let rows = dst.len() / ld;
                 let dst = MatMut::from_column_major_slice_with_stride_mut(dst, cols, rows, ld);
-                transpose_into(dst, src.subrows(k * group, rows), scale, false);
+                transpose_into(dst, src.subrows(k * ROW_GROUP, rows), scale, false);
             });
     }
 
