@@ -83,10 +83,10 @@ const MAX_REST: usize = 4;
 /// fields `Y = beta H W^T`, through faer (and the AVX upper-state cleanup).
 ///
 /// faer runs a product of `48 + r` rows (`r` <= [`MAX_REST`]) as 48 rows plus `r` rows
-/// through a microkernel of 8 or more rows, and on Zen 3 (AVX2) those few rows cost as much as
-/// 16 of the others (f32, 50 x 784 x 500 on one thread: 0.51 ms, against 0.38 ms for 48
-/// rows). So the last `r` rows are computed transposed, `X_r^T = W^T V_r^T`, into a
-/// column-major scratch (0.05 ms for 2 rows), then copied.
+/// through a microkernel of 8 or more rows, which on Zen 3 (AVX2) cost as much as many more
+/// rows would. So the last `r` rows are computed transposed, `X_r^T = W^T V_r^T`, into a
+/// column-major scratch, then copied. The gain shows in the AIS step of `cargo bench --bench
+/// ais` (f32 on Zen 3, 2026-12-08: about 6 % per step of the standard schedule).
 pub(super) struct Products<'p, 'a, T: Float> {
     path: &'p Path<'a, T>,
     par: Par,
